@@ -1,0 +1,62 @@
+"""Canonical bytes (RFC 8785 JSON Canonicalization Scheme) and the hashes made over them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import rfc8785
+
+from verifiers.errors import MalformedError
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """RFC 8785 canonical JSON of `value` (str keys, no floats beyond IEEE 754, ints < 2**53)."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise MalformedError(f"value has no canonical JSON form: {exc}") from None
+
+
+def parse_canonical(data: bytes) -> dict[str, Any]:
+    """Parse a JSON object and insist that `data` is already in its RFC 8785 form.
+
+    Refusing non-canonical bytes means a hash recomputed by anyone, from the parsed value, is
+    the same hash: there is only one byte string per value.
+    """
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedError("not a JSON object")
+    if canonical_bytes(value) != data:
+        raise MalformedError("JSON is not in RFC 8785 canonical form")
+    return value
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 §4), as used in envelopes, notes and proofs."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, *, length: int | None = None) -> bytes:
+    """Decode strict standard base64; with `length`, insist on that many bytes."""
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise MalformedError(f"bad base64: {exc}") from None
+    if length is not None and len(data) != length:
+        raise MalformedError(f"expected {length} bytes, got {len(data)}")
+    return data
+
+
+def event_hash(event_bytes: bytes) -> bytes:
+    """SHA-256 over an event's canonical bytes: what the next event's `prev` names."""
+    return sha256(event_bytes)

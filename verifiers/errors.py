@@ -1,0 +1,60 @@
+"""Errors of the proof kernel: each has a stable `code`, its evidence, and `diagnostics()`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VerificationError(Exception):
+    """Root of every error the proof kernel raises; never a builtin exception."""
+
+    code = "verification_failed"
+
+    def __init__(self, message: str, **evidence: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.evidence = evidence
+
+    def diagnostics(self) -> str:
+        """One human line: the code, what is wrong, and the evidence."""
+        details = ", ".join(f"{k}={v}" for k, v in self.evidence.items())
+        return f"{self.code}: {self.message}" + (f" ({details})" if details else "")
+
+
+class MalformedError(VerificationError):
+    """Input that cannot be parsed (wrong length, bad encoding, missing field)."""
+
+    code = "malformed"
+
+
+class RootMismatchError(VerificationError):
+    """A proof led to a root other than the expected one."""
+
+    code = "root_mismatch"
+
+    def __init__(self, expected: bytes, calculated: bytes) -> None:
+        super().__init__(
+            "calculated root differs from the expected root",
+            expected=expected.hex(),
+            calculated=calculated.hex(),
+        )
+        self.expected = expected
+        self.calculated = calculated
+
+
+class ProofError(VerificationError):
+    """A proof whose shape does not fit its parameters (length, index, sizes)."""
+
+    code = "proof_invalid"
+
+
+class NoteError(VerificationError):
+    """A signed note that does not parse or whose signature does not verify."""
+
+    code = "note_invalid"
+
+
+class ChainError(VerificationError):
+    """A record's event chain that is broken (prev link, version, record, canonical form)."""
+
+    code = "chain_broken"
