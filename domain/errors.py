@@ -1,0 +1,88 @@
+"""Domain errors: every broken rule raises one, with a stable `code`; nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Root of the domain's errors. `code` is stable: clients and tests match on it."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, **evidence: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.evidence = evidence
+
+    def diagnostics(self) -> str:
+        details = ", ".join(f"{k}={v}" for k, v in self.evidence.items())
+        return f"{self.code}: {self.message}" + (f" ({details})" if details else "")
+
+
+def _error(name: str, code: str, doc: str) -> type[DomainError]:
+    return type(name, (DomainError,), {"code": code, "__doc__": doc})
+
+
+InvalidInputError = _error("InvalidInputError", "invalid_input", "A field is missing or malformed.")
+NotCustodianError = _error(
+    "NotCustodianError", "not_custodian", "The actor's agency does not hold custody."
+)
+RecordDestroyedError = _error(
+    "RecordDestroyedError", "record_destroyed", "Nothing can follow destruction."
+)
+DigestMismatchError = _error(
+    "DigestMismatchError", "digest_mismatch", "A digest differs from the record's."
+)
+DossierClosedError = _error(
+    "DossierClosedError", "dossier_closed", "A closed dossier's membership is frozen."
+)
+AlreadyFiledError = _error(
+    "AlreadyFiledError", "already_filed", "The record is already filed in a dossier."
+)
+TransferPendingError = _error(
+    "TransferPendingError", "transfer_pending", "A transfer is already under way."
+)
+NoTransferPendingError = _error(
+    "NoTransferPendingError", "no_transfer_pending", "There is no transfer to act on."
+)
+NotDestinationError = _error(
+    "NotDestinationError", "not_destination", "Only the transfer's destination may answer it."
+)
+ReceiptMismatchError = _error(
+    "ReceiptMismatchError",
+    "receipt_mismatch",
+    "The receiver's digests or counts differ from the package sent.",
+)
+ClassifiedRecordError = _error(
+    "ClassifiedRecordError",
+    "classified_record",
+    "A classified record goes to a historical archive only after declassification.",
+)
+RetentionPermanentError = _error(
+    "RetentionPermanentError", "retention_permanent", "Permanent retention is final."
+)
+RecordPermanentError = _error(
+    "RecordPermanentError", "record_permanent", "A permanent record is never destroyed."
+)
+AppraisalRequiredError = _error(
+    "AppraisalRequiredError",
+    "appraisal_required",
+    "Destruction needs an appraisal that decided the record's value has ended.",
+)
+RetentionNotExpiredError = _error(
+    "RetentionNotExpiredError", "retention_not_expired", "The retention period has not ended."
+)
+RecordOnHoldError = _error(
+    "RecordOnHoldError", "record_on_hold", "An active hold forbids destruction."
+)
+HoldNotFoundError = _error("HoldNotFoundError", "hold_not_found", "No active hold has that id.")
+HoldExistsError = _error("HoldExistsError", "hold_exists", "A hold with that id is active.")
+DestructionNotApprovedError = _error(
+    "DestructionNotApprovedError",
+    "destruction_not_approved",
+    "Destruction is executed only after a destruction decision.",
+)
+ChainBrokenError = _error(
+    "ChainBrokenError", "chain_broken", "A stored event does not link to its predecessor."
+)

@@ -1,0 +1,47 @@
+"""Every event type of the log, by its envelope `type`, with its PREMIS event type."""
+
+from __future__ import annotations
+
+from domain.chained import ChainedAggregate
+from domain.dossier import Dossier
+from domain.record import Record
+
+EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        Record.Created, Record.Signed, Record.Filed, Record.TransferInitiated,
+        Record.TransferReceived, Record.TransferRejected, Record.Appraised, Record.HoldPlaced,
+        Record.HoldReleased, Record.DestructionApproved, Record.Destroyed,
+        Dossier.Opened, Dossier.MemberAdded, Dossier.Closed,
+    )
+}
+
+_PREMIS = "http://id.loc.gov/vocabulary/preservation/eventType/"
+# PREMIS eventType (id.loc.gov) where the vocabulary has a clear match; None where it has none
+# (appraisal and holds are records-management acts that PREMIS does not name).
+PREMIS_EVENT_TYPES: dict[str, str | None] = {
+    "record.created": _PREMIS + "cre",  # creation
+    "record.signed": _PREMIS + "dig",  # digital signature generation
+    "record.filed": None,
+    "record.transfer_initiated": _PREMIS + "tra",  # transfer
+    "record.transfer_received": _PREMIS + "acc",  # accession by the receiving archive
+    "record.transfer_rejected": None,
+    "record.appraised": None,
+    "record.hold_placed": _PREMIS + "poa",  # policy assignment
+    "record.hold_released": _PREMIS + "poa",
+    "record.destruction_approved": None,
+    "record.destroyed": _PREMIS + "del",  # deletion (the content; the tombstone remains)
+    "dossier.opened": _PREMIS + "cre",
+    "dossier.member_added": None,
+    "dossier.closed": _PREMIS + "fix",  # the members' digests are sealed in a root
+}
+
+AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier)
+
+
+def aggregate_class(event_class: type[ChainedAggregate.Event]) -> type[ChainedAggregate]:
+    """The aggregate class whose history an event class belongs to."""
+    for aggregate in AGGREGATE_CLASSES:
+        if issubclass(event_class, aggregate.Event):
+            return aggregate
+    raise LookupError(event_class)

@@ -1,0 +1,573 @@
+"""The Record aggregate: one document's whole life, from registration to destruction.
+
+Rules follow DOMAIN.md (Law on Archives 2024, Decree 30/2020, Circular 05/2025). Each command
+checks every rule first and only then triggers its event, so a refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from domain import errors
+from domain.chained import ChainedAggregate, aggregate_id
+from domain.envelope import Actor
+from domain.metadata import (
+    PERMANENT,
+    Retention,
+    check_agency_code,
+    check_choice,
+    check_date,
+    check_digest,
+    check_metadata,
+    check_positive_int,
+    check_retention,
+    check_text,
+    retention_end,
+)
+
+RECORD_NAMESPACE = UUID("6f1c3a52-8f0e-5d0b-9a51-3b7a6f1e2c40")
+SIGNATURE_FORMATS = ("pades", "cms")
+SIGNER_CLASSES = ("individual", "organization")
+VERDICTS = ("PASSED", "FAILED", "INDETERMINATE")
+DESTINATION_KINDS = ("agency_archive", "historical_archive")
+APPRAISAL_DECISIONS = ("retain", "destroy")
+
+
+def record_id(metadata: dict[str, Any]) -> UUID:
+    """A record's id, derived from its registration key (number, notation, issuer, year), which
+    Decree 30 makes unique: registering the same document twice is refused as a duplicate."""
+    meta = check_metadata(metadata)
+    year = meta["issued"][:4]
+    return aggregate_id(
+        RECORD_NAMESPACE, f"{meta['issuer']}|{year}|{meta['number']}|{meta['notation']}"
+    )
+
+
+def check_legal_basis(value: Any) -> dict[str, str] | None:
+    """The authorising decision, where one exists: {"number", "code", "date"}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"number", "code", "date"}:
+        raise errors.InvalidInputError(
+            "legal_basis must be an object with number, code and date", value=value
+        )
+    return {
+        "number": check_text(value.get("number"), "legal_basis.number", max_len=100),
+        "code": check_text(value.get("code", value.get("number")), "legal_basis.code", max_len=100),
+        "date": check_date(value.get("date"), "legal_basis.date").isoformat(),
+    }
+
+
+def check_counts(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict) or set(value) != {"dossiers", "documents", "bytes"}:
+        raise errors.InvalidInputError(
+            "counts must have exactly dossiers, documents and bytes", value=value
+        )
+    return {k: check_positive_int(value[k], f"counts.{k}", zero=True) for k in sorted(value)}
+
+
+class Record(ChainedAggregate):
+    """A document under the ledger's custody rules."""
+
+    class Event(ChainedAggregate.Event):
+        pass
+
+    class Created(Event, ChainedAggregate.Created):
+        TYPE: ClassVar[str] = "record.created"
+        metadata: dict[str, Any]
+        retention: Retention
+        schedule: str
+        content: dict[str, Any]
+        custodian: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.metadata = self.metadata
+            aggregate.retention = self.retention
+            aggregate.schedule = self.schedule
+            aggregate.content = self.content
+            aggregate.custodian = self.custodian
+            aggregate.dossier = None
+            aggregate.signatures = []
+            aggregate.transfer = None
+            aggregate.holds = {}
+            aggregate.appraisal = None
+            aggregate.destruction = None
+            aggregate.destroyed = False
+
+    class Signed(Event):
+        TYPE: ClassVar[str] = "record.signed"
+        format: str
+        signer_class: str
+        signed_digest: str
+        signer: str
+        chain: list[str]
+        signing_time: str
+        signature: str
+        validation: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.signatures.append(
+                {
+                    "version": self.originator_version,
+                    "signer_class": self.signer_class,
+                    "signer": self.signer,
+                    "verdict": self.validation["verdict"],
+                }
+            )
+
+    class Filed(Event):
+        TYPE: ClassVar[str] = "record.filed"
+        dossier: str
+        dossier_code: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.dossier = {"id": self.dossier, "code": self.dossier_code}
+
+    class TransferInitiated(Event):
+        TYPE: ClassVar[str] = "record.transfer_initiated"
+        transfer: str
+        destination: str
+        destination_kind: str
+        registration: str
+        package_digest: str
+        counts: dict[str, int]
+        legal_basis: dict[str, str] | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.transfer = {
+                "id": self.transfer,
+                "destination": self.destination,
+                "destination_kind": self.destination_kind,
+                "package_digest": self.package_digest,
+                "counts": self.counts,
+            }
+
+    class TransferReceived(Event):
+        TYPE: ClassVar[str] = "record.transfer_received"
+        transfer: str
+        package_digest: str
+        counts: dict[str, int]
+        content_digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.custodian = aggregate.transfer["destination"]
+            aggregate.transfer = None
+
+    class TransferRejected(Event):
+        TYPE: ClassVar[str] = "record.transfer_rejected"
+        transfer: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.transfer = None
+
+    class Appraised(Event):
+        TYPE: ClassVar[str] = "record.appraised"
+        council: str
+        minutes: str
+        decision: str
+        retention: Retention
+        legal_basis: dict[str, str] | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.retention = self.retention
+            aggregate.appraisal = {
+                "minutes": self.minutes,
+                "decision": self.decision,
+                "version": self.originator_version,
+            }
+            # A later appraisal supersedes an earlier destruction decision.
+            aggregate.destruction = None
+
+    class HoldPlaced(Event):
+        TYPE: ClassVar[str] = "record.hold_placed"
+        hold: str
+        reason: str
+        legal_basis: dict[str, str] | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.holds[self.hold] = self.reason
+
+    class HoldReleased(Event):
+        TYPE: ClassVar[str] = "record.hold_released"
+        hold: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.holds[self.hold]
+
+    class DestructionApproved(Event):
+        TYPE: ClassVar[str] = "record.destruction_approved"
+        decision: str
+        appraisal: str
+        legal_basis: dict[str, str] | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.destruction = {"decision": self.decision, "appraisal": self.appraisal}
+
+    class Destroyed(Event):
+        TYPE: ClassVar[str] = "record.destroyed"
+        decision: str
+        minutes: str
+        replicas_purged: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.destroyed = True
+
+    if TYPE_CHECKING:  # state, set by the events above
+        metadata: dict[str, Any]
+        retention: Retention
+        schedule: str
+        content: dict[str, Any]
+        custodian: str
+        dossier: dict[str, str] | None
+        signatures: list[dict[str, Any]]
+        transfer: dict[str, Any] | None
+        holds: dict[str, str]
+        appraisal: dict[str, Any] | None
+        destruction: dict[str, str] | None
+        destroyed: bool
+
+    # -- create ---------------------------------------------------------------------------
+    @classmethod
+    def register(
+        cls,
+        *,
+        actor: Actor,
+        at: datetime,
+        metadata: dict[str, Any],
+        retention: Any,
+        schedule: str,
+        content: dict[str, Any],
+    ) -> Record:
+        meta = check_metadata(metadata)
+        if not isinstance(content, dict) or set(content) != {"digest", "size", "media_type"}:
+            raise errors.InvalidInputError(
+                "content must have exactly digest, size and media_type", value=content
+            )
+        check_agency_code(actor.agency, "actor.agency")
+        return cls._create(
+            cls.Created,
+            id=record_id(meta),
+            timestamp=at,
+            actor=actor.as_dict(),
+            prev=None,
+            metadata=meta,
+            retention=check_retention(retention),
+            schedule=check_text(schedule, "schedule", max_len=200),
+            content={
+                "digest": check_digest(content["digest"], "content.digest"),
+                "size": check_positive_int(content["size"], "content.size", zero=True),
+                "media_type": check_text(content["media_type"], "content.media_type", max_len=255),
+            },
+            custodian=actor.agency,
+        )
+
+    # -- derived state --------------------------------------------------------------------
+    @property
+    def issued(self) -> bool:
+        """The legal value of an original (Decree 30 Art. 5): a valid individual signature and a
+        valid agency signature."""
+        classes = {s["signer_class"] for s in self.signatures if s["verdict"] == "PASSED"}
+        return set(SIGNER_CLASSES) <= classes
+
+    @property
+    def status(self) -> str:
+        if self.destroyed:
+            return "destroyed"
+        if self.destruction is not None:
+            return "destruction_approved"
+        if self.transfer is not None:
+            return "transfer_pending"
+        return "issued" if self.issued else "registered"
+
+    def retention_end(self) -> date | None:
+        return retention_end(date.fromisoformat(self.metadata["issued"]), self.retention)
+
+    # -- guards ---------------------------------------------------------------------------
+    def _alive(self) -> None:
+        if self.destroyed:
+            raise errors.RecordDestroyedError(
+                "the record was destroyed; its history is a tombstone", record=str(self.id)
+            )
+
+    def _custodian(self, actor: Actor) -> None:
+        if actor.agency != self.custodian:
+            raise errors.NotCustodianError(
+                "only the custodian may do this", custodian=self.custodian, actor=actor.agency
+            )
+
+    # -- sign -----------------------------------------------------------------------------
+    def sign(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        format: str,  # noqa: A002 - the archive's own word
+        signer_class: str,
+        signed_digest: str,
+        signer: str,
+        chain: list[str],
+        signing_time: str,
+        signature: str,
+        validation: dict[str, Any],
+    ) -> None:
+        self._alive()
+        self._custodian(actor)
+        check_choice(format, "format", SIGNATURE_FORMATS)
+        check_choice(signer_class, "signer_class", SIGNER_CLASSES)
+        check_digest(signed_digest, "signed_digest")
+        if signed_digest != self.content["digest"]:
+            raise errors.DigestMismatchError(
+                "the signature covers other content",
+                expected=self.content["digest"],
+                found=signed_digest,
+            )
+        check_digest(signer, "signer")
+        if not isinstance(chain, list):
+            raise errors.InvalidInputError("chain must be a list of certificate digests")
+        for i, fingerprint in enumerate(chain):
+            check_digest(fingerprint, f"chain[{i}]")
+        check_digest(signature, "signature")
+        if not isinstance(validation, dict):
+            raise errors.InvalidInputError("validation must be an object")
+        check_choice(validation.get("verdict"), "validation.verdict", VERDICTS)
+        self._next(
+            self.Signed,
+            actor=actor.as_dict(),
+            timestamp=at,
+            format=format,
+            signer_class=signer_class,
+            signed_digest=signed_digest,
+            signer=signer,
+            chain=list(chain),
+            signing_time=check_text(signing_time, "signing_time", max_len=40),
+            signature=signature,
+            validation=dict(validation),
+        )
+
+    # -- file -----------------------------------------------------------------------------
+    def file(self, *, actor: Actor, at: datetime, dossier: Any) -> None:
+        """File this record into `dossier` (a Dossier aggregate, which records the member)."""
+        self._alive()
+        self._custodian(actor)
+        if self.dossier is not None:
+            raise errors.AlreadyFiledError(
+                "a record belongs to one dossier", dossier=self.dossier["code"]
+            )
+        dossier.add_member(actor=actor, at=at, record=self.id, digest=self.content["digest"])
+        self._next(
+            self.Filed, actor=actor.as_dict(), timestamp=at, dossier=str(dossier.id),
+            dossier_code=dossier.code,
+        )
+
+    # -- transfer -------------------------------------------------------------------------
+    def initiate_transfer(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        transfer: str,
+        destination: str,
+        destination_kind: str,
+        registration: str,
+        package_digest: str,
+        counts: dict[str, int],
+        legal_basis: dict[str, str] | None = None,
+    ) -> None:
+        self._alive()
+        self._custodian(actor)
+        if self.transfer is not None:
+            raise errors.TransferPendingError(
+                "a transfer is already under way", transfer=self.transfer["id"]
+            )
+        check_agency_code(destination, "destination")
+        check_choice(destination_kind, "destination_kind", DESTINATION_KINDS)
+        if destination == self.custodian:
+            raise errors.InvalidInputError("a record cannot be transferred to its custodian")
+        if destination_kind == "historical_archive" and self.metadata["access"] == "classified":
+            raise errors.ClassifiedRecordError(
+                "declassify the record before it goes to a historical archive",
+                access=self.metadata["access"],
+            )
+        self._next(
+            self.TransferInitiated,
+            actor=actor.as_dict(),
+            timestamp=at,
+            transfer=check_text(transfer, "transfer", max_len=100),
+            destination=destination,
+            destination_kind=destination_kind,
+            registration=check_text(registration, "registration", max_len=100),
+            package_digest=check_digest(package_digest, "package_digest"),
+            counts=check_counts(counts),
+            legal_basis=check_legal_basis(legal_basis),
+        )
+
+    def _pending(self, actor: Actor, transfer: str) -> dict[str, Any]:
+        self._alive()
+        if self.transfer is None or self.transfer["id"] != transfer:
+            raise errors.NoTransferPendingError(
+                "no such transfer is pending", transfer=transfer,
+                pending=self.transfer["id"] if self.transfer else None,
+            )
+        if actor.agency != self.transfer["destination"]:
+            raise errors.NotDestinationError(
+                "only the destination answers a transfer",
+                destination=self.transfer["destination"],
+                actor=actor.agency,
+            )
+        return self.transfer
+
+    def receive_transfer(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        transfer: str,
+        package_digest: str,
+        counts: dict[str, int],
+        content_digest: str,
+    ) -> None:
+        """Custody changes here, and only when the receiver's recomputed digests and counts
+        match what was sent (Circular 05/2025 Art. 23)."""
+        pending = self._pending(actor, transfer)
+        counts = check_counts(counts)
+        check_digest(package_digest, "package_digest")
+        check_digest(content_digest, "content_digest")
+        mismatches = {}
+        if package_digest != pending["package_digest"]:
+            mismatches["package_digest"] = (pending["package_digest"], package_digest)
+        if counts != pending["counts"]:
+            mismatches["counts"] = (pending["counts"], counts)
+        if content_digest != self.content["digest"]:
+            mismatches["content_digest"] = (self.content["digest"], content_digest)
+        if mismatches:
+            raise errors.ReceiptMismatchError(
+                "the receipt does not match the package; reject the transfer instead",
+                **{k: f"expected {a}, found {b}" for k, (a, b) in mismatches.items()},
+            )
+        self._next(
+            self.TransferReceived, actor=actor.as_dict(), timestamp=at, transfer=transfer,
+            package_digest=package_digest, counts=counts, content_digest=content_digest,
+        )
+
+    def reject_transfer(self, *, actor: Actor, at: datetime, transfer: str, reason: str) -> None:
+        self._pending(actor, transfer)
+        self._next(
+            self.TransferRejected, actor=actor.as_dict(), timestamp=at, transfer=transfer,
+            reason=check_text(reason, "reason"),
+        )
+
+    # -- appraise -------------------------------------------------------------------------
+    def appraise(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        council: str,
+        minutes: str,
+        decision: str,
+        retention: Any,
+        legal_basis: dict[str, str] | None = None,
+    ) -> None:
+        """An appraisal council's decision: the only way a retention period changes."""
+        self._alive()
+        self._custodian(actor)
+        check_choice(decision, "decision", APPRAISAL_DECISIONS)
+        retention = check_retention(retention)
+        if self.retention == PERMANENT and (retention != PERMANENT or decision != "retain"):
+            raise errors.RetentionPermanentError(
+                "a permanent record stays permanent", requested=retention, decision=decision
+            )
+        if decision == "destroy" and retention == PERMANENT:
+            raise errors.InvalidInputError("a permanent retention cannot end in destruction")
+        self._next(
+            self.Appraised, actor=actor.as_dict(), timestamp=at,
+            council=check_text(council, "council"), minutes=check_text(minutes, "minutes"),
+            decision=decision, retention=retention, legal_basis=check_legal_basis(legal_basis),
+        )
+
+    def place_hold(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        hold: str,
+        reason: str,
+        legal_basis: dict[str, str] | None = None,
+    ) -> None:
+        """A hold (inspection, litigation) forbids destruction until released."""
+        self._alive()
+        check_text(hold, "hold", max_len=100)
+        if hold in self.holds:
+            raise errors.HoldExistsError("that hold is already active", hold=hold)
+        self._next(
+            self.HoldPlaced, actor=actor.as_dict(), timestamp=at, hold=hold,
+            reason=check_text(reason, "reason"), legal_basis=check_legal_basis(legal_basis),
+        )
+
+    def release_hold(self, *, actor: Actor, at: datetime, hold: str, reason: str) -> None:
+        self._alive()
+        if hold not in self.holds:
+            raise errors.HoldNotFoundError("no active hold has that id", hold=hold)
+        self._next(
+            self.HoldReleased, actor=actor.as_dict(), timestamp=at, hold=hold,
+            reason=check_text(reason, "reason"),
+        )
+
+    # -- destroy --------------------------------------------------------------------------
+    def _destructible(self, at: datetime) -> None:
+        if self.retention == PERMANENT:
+            raise errors.RecordPermanentError("a permanent record is never destroyed")
+        if self.appraisal is None or self.appraisal["decision"] != "destroy":
+            raise errors.AppraisalRequiredError(
+                "no appraisal has decided that the record's value has ended",
+                last_decision=self.appraisal["decision"] if self.appraisal else None,
+            )
+        end = self.retention_end()
+        if end is not None and at.date() < end:
+            raise errors.RetentionNotExpiredError(
+                "the retention period runs until " + end.isoformat(), until=end.isoformat()
+            )
+        if self.holds:
+            raise errors.RecordOnHoldError("a hold is active", holds=sorted(self.holds))
+        if self.transfer is not None:
+            raise errors.TransferPendingError(
+                "a transfer is under way", transfer=self.transfer["id"]
+            )
+
+    def approve_destruction(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        decision: str,
+        legal_basis: dict[str, str] | None = None,
+    ) -> None:
+        self._alive()
+        self._custodian(actor)
+        self._destructible(at)
+        assert self.appraisal is not None
+        self._next(
+            self.DestructionApproved, actor=actor.as_dict(), timestamp=at,
+            decision=check_text(decision, "decision"), appraisal=self.appraisal["minutes"],
+            legal_basis=check_legal_basis(legal_basis),
+        )
+
+    def destroy(
+        self, *, actor: Actor, at: datetime, minutes: str, replicas_purged: int
+    ) -> None:
+        """Execute destruction. The ledger purges the content; the record and its whole event
+        chain stay as a tombstone, forever provable."""
+        self._alive()
+        self._custodian(actor)
+        if self.destruction is None:
+            raise errors.DestructionNotApprovedError("approve the destruction first")
+        self._destructible(at)
+        self._next(
+            self.Destroyed, actor=actor.as_dict(), timestamp=at,
+            decision=self.destruction["decision"], minutes=check_text(minutes, "minutes"),
+            replicas_purged=check_positive_int(replicas_purged, "replicas_purged", zero=True),
+        )

@@ -1,0 +1,17 @@
+"""The eventsourcing application behind the ledger: aggregates saved as canonical envelopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper
+
+from ledger.mapper import EnvelopeMapper
+
+
+class RecordsApplication(Application[Any]):
+    is_snapshotting_enabled = False
+
+    def construct_mapper(self) -> Mapper[Any]:
+        return EnvelopeMapper(transcoder=self.construct_transcoder())

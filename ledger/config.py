@@ -1,0 +1,128 @@
+"""Settings, from the environment: one object, read once, passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.errors import ConfigError
+
+DEFAULT_DATA_DIR = "stele-data"
+DEFAULT_ORIGIN = "stele.localhost/log"
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the ledger lives: a SQLite file, or a PostgreSQL database and schema."""
+
+    kind: str  # "sqlite" | "postgres"
+    path: Path | None = None  # sqlite
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = ""
+    password: str = ""
+    dbname: str = ""
+    schema: str = "public"
+
+    @property
+    def url(self) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        auth = self.user + (":***" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
+
+    def conninfo(self) -> str:
+        """libpq keyword/value string for psycopg."""
+        parts = {
+            "host": self.host, "port": str(self.port), "dbname": self.dbname,
+            "user": self.user, "password": self.password,
+        }
+        return " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.kind == "sqlite":
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(self.path)}
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_SCHEMA": self.schema,
+            # Never the DB functions: they skip the table lock that keeps notification ids
+            # committed in order, and a tailing integrator would miss events (FIELD-NOTES).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+
+
+def parse_database_url(url: str | None, data_dir: Path) -> Database:
+    """`postgresql://user:pw@host:port/db?schema=s`, `sqlite:///path`, or None (the default
+    SQLite file in the data directory)."""
+    if not url:
+        return Database(kind="sqlite", path=data_dir / "ledger.sqlite3")
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/file or sqlite:////absolute/file, as SQLAlchemy spells them.
+        if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
+            raise ConfigError(f"SQLite URL must be sqlite:///path: {url!r}")
+        path = unquote(url[len("sqlite:///"):])
+        return Database(kind="sqlite", path=Path(path))
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        schema = query.pop("schema", ["public"])[0]
+        if query:
+            raise ConfigError(f"unknown database URL parameters: {sorted(query)}")
+        if not schema.isidentifier():
+            raise ConfigError(f"schema must be a plain identifier: {schema!r}")
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise ConfigError(f"bad port in database URL: {url!r}") from None
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise ConfigError(f"database URL names no database: {url!r}")
+        return Database(
+            kind="postgres", host=parts.hostname or "127.0.0.1", port=port,
+            user=unquote(parts.username or ""), password=unquote(parts.password or ""),
+            dbname=dbname, schema=schema,
+        )
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use postgresql://... or sqlite:///path"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database: Database = field(
+        default_factory=lambda: Database(kind="sqlite", path=Path(DEFAULT_DATA_DIR) / "ledger.sqlite3")
+    )
+    origin: str = DEFAULT_ORIGIN
+    checkpoint_every: int = 1000  # entries
+    checkpoint_interval: float = 1.0  # seconds
+
+    @classmethod
+    def from_env(cls, db_url: str | None = None, data_dir: str | None = None) -> Settings:
+        env = os.environ
+        directory = Path(data_dir or env.get("STELE_DATA_DIR") or DEFAULT_DATA_DIR)
+        try:
+            every = int(env.get("STELE_CHECKPOINT_EVERY", "1000"))
+            interval = float(env.get("STELE_CHECKPOINT_INTERVAL", "1.0"))
+        except ValueError as exc:
+            raise ConfigError(f"bad checkpoint setting: {exc}") from None
+        if every < 1 or interval <= 0:
+            raise ConfigError("checkpoint settings must be positive")
+        origin = env.get("STELE_LOG_ORIGIN", DEFAULT_ORIGIN)
+        if not origin or any(c.isspace() for c in origin) or "+" in origin:
+            raise ConfigError(f"log origin must have no spaces and no '+': {origin!r}")
+        return cls(
+            data_dir=directory,
+            database=parse_database_url(db_url or env.get("STELE_DATABASE_URL"), directory),
+            origin=origin,
+            checkpoint_every=every,
+            checkpoint_interval=interval,
+        )

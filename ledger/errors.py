@@ -1,0 +1,57 @@
+"""The ledger's own errors; domain and verification errors pass through unchanged."""
+
+from __future__ import annotations
+
+from domain.errors import DomainError
+
+
+class LedgerError(DomainError):
+    """Root of the ledger's errors (a DomainError, so callers map one family of codes)."""
+
+    code = "ledger_error"
+
+
+class ConfigError(LedgerError):
+    code = "bad_config"
+
+
+class NotFoundError(LedgerError):
+    code = "not_found"
+
+
+class RecordNotFoundError(NotFoundError):
+    code = "record_not_found"
+
+
+class DossierNotFoundError(NotFoundError):
+    code = "dossier_not_found"
+
+
+class ContentNotFoundError(NotFoundError):
+    code = "content_not_found"
+
+
+class DuplicateError(LedgerError):
+    code = "duplicate"
+
+
+class ConflictError(LedgerError):
+    """Optimistic concurrency: the aggregate changed since the caller read it."""
+
+    code = "conflict"
+
+
+class LogRangeError(LedgerError):
+    """An index or size outside the log as it stands."""
+
+    code = "out_of_range"
+
+
+class CorruptStoreError(LedgerError):
+    """The store holds something that breaks an invariant; run `stele audit`."""
+
+    code = "corrupt_store"
+
+
+class DigestMismatchError(LedgerError):
+    code = "digest_mismatch"

@@ -1,0 +1,305 @@
+"""The Merkle log's tables, beside eventsourcing's `stored_events`, on SQLite or PostgreSQL.
+
+- `stele_leaves(idx, notification_id, hash)`: leaf `idx` of the log is the event with that
+  notification id; `hash` is its RFC 9162 leaf hash. Dense: 0..size-1, no gaps, each event once.
+- `stele_nodes(level, idx, hash)`: every complete interior node (level >= 1) of the tree, so a
+  proof reads O(log n) rows and nothing is ever rebuilt.
+- `stele_checkpoints(size, root, note, cut_at)`: at most one per size.
+- `stele_content_refs(digest, record)`: which live records hold which content, and
+  `stele_purges(digest)`: content to delete now that no live record holds it. The integrator
+  keeps both in the same transaction as the leaves, so a crash never loses a purge.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ledger.config import Database
+
+_INTEGRATION_LOCK = 0x57E1E  # PostgreSQL advisory lock key held by the one integrating writer
+
+_TABLES = [
+    "CREATE TABLE IF NOT EXISTS {p}stele_leaves ("
+    " idx BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE, hash {blob} NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_nodes ("
+    " level SMALLINT NOT NULL, idx BIGINT NOT NULL, hash {blob} NOT NULL,"
+    " PRIMARY KEY (level, idx)){without_rowid}",
+    "CREATE TABLE IF NOT EXISTS {p}stele_checkpoints ("
+    " size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, cut_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_content_refs ("
+    " digest TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (record, digest)){without_rowid}",
+    "CREATE INDEX IF NOT EXISTS stele_content_refs_digest ON {p}stele_content_refs (digest)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_purges (digest TEXT PRIMARY KEY)",
+]
+
+
+class Tx:
+    """One transaction on the log tables. SQL is written with `?` placeholders."""
+
+    def __init__(self, store: LogStore, cursor: Any) -> None:
+        self._store = store
+        self._cur = cursor
+        self._p = store.prefix
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._store.is_postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self._cur.execute(self._sql(sql), params)
+        return self._cur
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cur.executemany(self._sql(sql), rows)
+
+    # -- the log's head -----------------------------------------------------------------------
+    def head(self) -> tuple[int, int]:
+        """(tree size, notification id of the last leaf), (0, 0) for an empty log."""
+        row = self.execute(
+            f"SELECT idx, notification_id FROM {self._p}stele_leaves ORDER BY idx DESC LIMIT 1"
+        ).fetchone()
+        return (0, 0) if row is None else (int(row[0]) + 1, int(row[1]))
+
+    def size(self) -> int:
+        return self.head()[0]
+
+    # -- events (eventsourcing's table, read in notification order) ------------------------------
+    def events_after(self, notification_id: int, limit: int) -> list[tuple[int, str, int, bytes]]:
+        """(notification id, record id, version, canonical bytes) after `notification_id`."""
+        s = self._store
+        rows = self.execute(
+            f"SELECT {s.nid}, originator_id, originator_version, state FROM {self._p}stored_events"
+            f" WHERE {s.nid} > ? ORDER BY {s.nid} LIMIT ?",
+            (notification_id, limit),
+        ).fetchall()
+        return [(int(r[0]), _uuid_text(r[1]), int(r[2]), bytes(r[3])) for r in rows]
+
+    def event_count(self) -> int:
+        return int(self.execute(f"SELECT COUNT(*) FROM {self._p}stored_events").fetchone()[0])
+
+    def events_up_to(self, notification_id: int) -> int:
+        """How many stored events have a notification id <= `notification_id`."""
+        s = self._store
+        return int(self.execute(
+            f"SELECT COUNT(*) FROM {self._p}stored_events WHERE {s.nid} <= ?", (notification_id,)
+        ).fetchone()[0])
+
+    def leaves(self, start: int, end: int) -> list[tuple[int, int, bytes, bytes]]:
+        """(index, notification id, stored leaf hash, event bytes) for start <= index < end."""
+        s = self._store
+        rows = self.execute(
+            f"SELECT l.idx, l.notification_id, l.hash, e.state FROM {self._p}stele_leaves l"
+            f" LEFT JOIN {self._p}stored_events e ON e.{s.nid} = l.notification_id"
+            " WHERE l.idx >= ? AND l.idx < ? ORDER BY l.idx",
+            (start, end),
+        ).fetchall()
+        return [
+            (int(r[0]), int(r[1]), bytes(r[2]), b"" if r[3] is None else bytes(r[3]))
+            for r in rows
+        ]
+
+    def leaf_index(self, notification_id: int) -> int | None:
+        row = self.execute(
+            f"SELECT idx FROM {self._p}stele_leaves WHERE notification_id = ?", (notification_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def record_leaves(self, record: UUID) -> list[tuple[int, int, int]]:
+        """(version, notification id, leaf index or None) of one aggregate's events."""
+        s = self._store
+        key: Any = str(record) if s.is_postgres else record.hex
+        rows = self.execute(
+            f"SELECT e.originator_version, e.{s.nid}, l.idx FROM {self._p}stored_events e"
+            f" LEFT JOIN {self._p}stele_leaves l ON l.notification_id = e.{s.nid}"
+            " WHERE e.originator_id = ? ORDER BY e.originator_version",
+            (key,),
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), r[2]) for r in rows]
+
+    # -- tree ----------------------------------------------------------------------------------
+    def nodes(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Hashes of the given (level, index) nodes; level 0 is the leaves. Missing keys are
+        absent from the result."""
+        wanted = set(keys)
+        found: dict[tuple[int, int], bytes] = {}
+        leaves = sorted(i for level, i in wanted if level == 0)
+        inner = sorted((level, i) for level, i in wanted if level > 0)
+        for chunk in _chunks(leaves, 500):
+            marks = ",".join("?" * len(chunk))
+            for idx, h in self.execute(
+                f"SELECT idx, hash FROM {self._p}stele_leaves WHERE idx IN ({marks})", chunk
+            ).fetchall():
+                found[(0, int(idx))] = bytes(h)
+        for chunk2 in _chunks(inner, 250):
+            cond = " OR ".join("(level = ? AND idx = ?)" for _ in chunk2)
+            params = [v for key in chunk2 for v in key]
+            for level, idx, h in self.execute(
+                f"SELECT level, idx, hash FROM {self._p}stele_nodes WHERE {cond}", params
+            ).fetchall():
+                found[(int(level), int(idx))] = bytes(h)
+        return found
+
+    def inner_nodes(self, level: int, start: int, end: int) -> list[tuple[int, bytes]]:
+        rows = self.execute(
+            f"SELECT idx, hash FROM {self._p}stele_nodes WHERE level = ? AND idx >= ? AND idx < ?"
+            " ORDER BY idx",
+            (level, start, end),
+        ).fetchall()
+        return [(int(i), bytes(h)) for i, h in rows]
+
+    def append(
+        self, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[int, int, bytes]]
+    ) -> None:
+        """Insert leaves (idx, notification id, hash) and interior nodes (level, idx, hash)."""
+        if leaves:
+            self.executemany(
+                f"INSERT INTO {self._p}stele_leaves (idx, notification_id, hash) VALUES (?, ?, ?)",
+                leaves,
+            )
+        if nodes:
+            self.executemany(
+                f"INSERT INTO {self._p}stele_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
+            )
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def latest_checkpoint(self) -> tuple[int, bytes, str, str] | None:
+        row = self.execute(
+            f"SELECT size, root, note, cut_at FROM {self._p}stele_checkpoints"
+            " ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
+
+    def checkpoint(self, size: int) -> tuple[int, bytes, str, str] | None:
+        row = self.execute(
+            f"SELECT size, root, note, cut_at FROM {self._p}stele_checkpoints WHERE size = ?",
+            (size,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
+
+    def checkpoints(self) -> list[tuple[int, bytes, str, str]]:
+        rows = self.execute(
+            f"SELECT size, root, note, cut_at FROM {self._p}stele_checkpoints ORDER BY size"
+        ).fetchall()
+        return [(int(r[0]), bytes(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def insert_checkpoint(self, size: int, root: bytes, note: str, cut_at: str) -> None:
+        self.execute(
+            f"INSERT INTO {self._p}stele_checkpoints (size, root, note, cut_at)"
+            " VALUES (?, ?, ?, ?)",
+            (size, root, note, cut_at),
+        )
+
+    # -- content references --------------------------------------------------------------------
+    def add_content_refs(self, rows: list[tuple[str, str]]) -> None:
+        if rows:
+            self.executemany(
+                f"INSERT INTO {self._p}stele_content_refs (digest, record) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    def drop_content_refs(self, record: str) -> None:
+        """Forget a destroyed record's content; queue each digest no live record still holds."""
+        p = self._p
+        digests = [
+            str(r[0])
+            for r in self.execute(
+                f"SELECT digest FROM {p}stele_content_refs WHERE record = ?", (record,)
+            ).fetchall()
+        ]
+        self.execute(f"DELETE FROM {p}stele_content_refs WHERE record = ?", (record,))
+        for digest in digests:
+            if self.execute(
+                f"SELECT 1 FROM {p}stele_content_refs WHERE digest = ? LIMIT 1", (digest,)
+            ).fetchone() is None:
+                self.execute(
+                    f"INSERT INTO {p}stele_purges (digest) VALUES (?) ON CONFLICT DO NOTHING",
+                    (digest,),
+                )
+
+    def pending_purges(self) -> list[str]:
+        return [str(r[0]) for r in self.execute(f"SELECT digest FROM {self._p}stele_purges")]
+
+    def purged(self, digest: str) -> None:
+        self.execute(f"DELETE FROM {self._p}stele_purges WHERE digest = ?", (digest,))
+
+
+class LogStore:
+    """Connection to the log tables. One connection, used under a lock by one thread at a time;
+    every process opens its own."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.is_postgres = database.kind == "postgres"
+        self.prefix = f'"{database.schema}".' if self.is_postgres else ""
+        self.nid = "notification_id" if self.is_postgres else "rowid"
+        self._lock = threading.RLock()
+        self._conn: Any = None
+
+    def _connect(self) -> Any:
+        if self._conn is None:
+            if self.is_postgres:
+                self._conn = psycopg.connect(self.database.conninfo(), autocommit=True)
+            else:
+                assert self.database.path is not None
+                conn = sqlite3.connect(
+                    self.database.path, isolation_level=None, check_same_thread=False, timeout=60
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                self._conn = conn
+        return self._conn
+
+    def create_tables(self) -> None:
+        if self.is_postgres:
+            with self.transaction(exclusive=True) as tx:
+                tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.database.schema}"')
+        blob = "BYTEA" if self.is_postgres else "BLOB"
+        without_rowid = "" if self.is_postgres else " WITHOUT ROWID"
+        with self.transaction(exclusive=True) as tx:
+            for statement in _TABLES:
+                tx.execute(statement.format(p=self.prefix, blob=blob, without_rowid=without_rowid))
+
+    @contextmanager
+    def transaction(self, *, exclusive: bool = False) -> Iterator[Tx]:
+        """A transaction; `exclusive` ones are serialised across every process (the integrator
+        and checkpoint cutter), so leaf indexes are assigned by exactly one writer at a time."""
+        with self._lock:
+            conn = self._connect()
+            if self.is_postgres:
+                with conn.transaction(), conn.cursor() as cur:
+                    if exclusive:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_INTEGRATION_LOCK,))
+                    yield Tx(self, cur)
+            else:
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+                try:
+                    yield Tx(self, cur)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
+                finally:
+                    cur.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _uuid_text(value: Any) -> str:
+    return str(value) if isinstance(value, UUID) else str(UUID(str(value)))
+
+
+def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

@@ -1,0 +1,346 @@
+"""The lifecycle service: the one entry point for writes (CLI now, HTTP API later) and reads.
+
+A write is a list of commands applied all-or-nothing: every aggregate they touch is loaded,
+every rule is checked by the domain, and the new events are saved in one atomic eventsourcing
+save. A refused command leaves the ledger unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.chained import ChainedAggregate
+from domain.dossier import Dossier, dossier_id
+from domain.envelope import Actor
+from domain.errors import InvalidInputError
+from domain.record import Record
+from ledger.application import RecordsApplication
+from ledger.audit import audit
+from ledger.checkpoints import Checkpoint, Checkpointer
+from ledger.config import Settings
+from ledger.content import ContentStore
+from ledger.errors import (
+    ConflictError,
+    ContentNotFoundError,
+    DossierNotFoundError,
+    DuplicateError,
+    LogRangeError,
+    RecordNotFoundError,
+)
+from ledger.integrator import Integrated, Integrator
+from ledger.keys import LogKey
+from ledger.logstore import LogStore
+from ledger.tree import consistency_proof, inclusion_proof, root_at
+from verifiers.canonical import b64, event_hash
+from verifiers.note import parse_verifier_key
+from verifiers.report import Report
+
+
+@dataclass(frozen=True)
+class Command:
+    """One lifecycle action: `action` names it (see ACTIONS), `params` are its fields."""
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+    expected_version: int | None = None  # optimistic concurrency on the target aggregate
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    record: str
+    version: int
+    type: str
+    hash: str  # base64 SHA-256 of the canonical bytes
+    canonical: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "version": self.version,
+            "type": self.type,
+            "hash": self.hash,
+            "event": json.loads(self.canonical),
+        }
+
+
+class _UnitOfWork:
+    """The aggregates a batch touches, loaded once and saved together."""
+
+    def __init__(self, app: RecordsApplication, content: ContentStore) -> None:
+        self.app = app
+        self.content = content
+        self.touched: dict[UUID, ChainedAggregate] = {}
+
+    def _load(self, aggregate_id: UUID) -> ChainedAggregate | None:
+        if aggregate_id in self.touched:
+            return self.touched[aggregate_id]
+        try:
+            aggregate: ChainedAggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        self.touched[aggregate_id] = aggregate
+        return aggregate
+
+    def record(self, value: Any, expected_version: int | None) -> Record:
+        rid = _uuid(value, "record")
+        aggregate = self._load(rid)
+        if not isinstance(aggregate, Record):
+            raise RecordNotFoundError("no record with that id", record=str(rid))
+        _expect(aggregate, expected_version)
+        return aggregate
+
+    def dossier(self, code: Any, expected_version: int | None) -> Dossier:
+        if not isinstance(code, str):
+            raise InvalidInputError("dossier must be a dossier code", value=code)
+        aggregate = self._load(dossier_id(code))
+        if not isinstance(aggregate, Dossier):
+            raise DossierNotFoundError("no dossier with that code", dossier=code)
+        _expect(aggregate, expected_version)
+        return aggregate
+
+    def new(self, aggregate: ChainedAggregate, kind: str) -> None:
+        if aggregate.id in self.touched or self._exists(aggregate.id):
+            raise DuplicateError(f"that {kind} is already registered", id=str(aggregate.id))
+        self.touched[aggregate.id] = aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.app.recorder.select_events(aggregate_id, limit=1))
+
+
+def _expect(aggregate: ChainedAggregate, expected_version: int | None) -> None:
+    if expected_version is not None and aggregate.version != expected_version:
+        raise ConflictError(
+            "the aggregate changed since you read it",
+            expected_version=expected_version, current_version=aggregate.version,
+        )
+
+
+def _uuid(value: Any, name: str) -> UUID:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a UUID", value=value) from None
+
+
+# -- the actions -------------------------------------------------------------------------------
+# Each handler takes the unit of work, the actor, the time, the expected version, and the
+# command's own params (checked against the handler's signature before it runs).
+
+Handler = Callable[..., None]
+
+
+def _create(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+            metadata: dict[str, Any], retention: Any, schedule: str,
+            content: dict[str, Any]) -> None:
+    if isinstance(content, dict) and not uow.content.has(content.get("digest", "")):
+        raise ContentNotFoundError(
+            "upload the content before registering the record", digest=content.get("digest")
+        )
+    record = Record.register(actor=actor, at=at, metadata=metadata, retention=retention,
+                             schedule=schedule, content=content)
+    uow.new(record, "record")
+
+
+def _on_record(method: str) -> Handler:
+    def handler(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, record: Any,
+                **params: Any) -> None:
+        getattr(uow.record(record, ev), method)(actor=actor, at=at, **params)
+
+    handler.__name__ = method
+    handler.__signature__ = _signature_of(getattr(Record, method))  # type: ignore[attr-defined]
+    return handler
+
+
+def _signature_of(method: Callable[..., Any]) -> inspect.Signature:
+    """The command's params: `record` plus the domain method's own, less actor and at."""
+    params = [
+        p for name, p in inspect.signature(method).parameters.items()
+        if name not in ("self", "actor", "at")
+    ]
+    record = inspect.Parameter("record", inspect.Parameter.KEYWORD_ONLY)
+    return inspect.Signature([record, *params])
+
+
+def _file(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, record: Any,
+          dossier: str) -> None:
+    uow.record(record, ev).file(actor=actor, at=at, dossier=uow.dossier(dossier, None))
+
+
+def _open_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, code: str,
+                  title: str, retention: Any) -> None:
+    uow.new(Dossier.open(actor=actor, at=at, code=code, title=title, retention=retention),
+            "dossier")
+
+
+def _close_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+                   dossier: str) -> None:
+    uow.dossier(dossier, ev).close(actor=actor, at=at)
+
+
+ACTIONS: dict[str, Handler] = {
+    "record.create": _create,
+    "record.sign": _on_record("sign"),
+    "record.file": _file,
+    "dossier.open": _open_dossier,
+    "dossier.close": _close_dossier,
+    "record.transfer.initiate": _on_record("initiate_transfer"),
+    "record.transfer.receive": _on_record("receive_transfer"),
+    "record.transfer.reject": _on_record("reject_transfer"),
+    "record.appraise": _on_record("appraise"),
+    "record.hold.place": _on_record("place_hold"),
+    "record.hold.release": _on_record("release_hold"),
+    "record.destruction.approve": _on_record("approve_destruction"),
+    "record.destruction.execute": _on_record("destroy"),
+}
+
+
+def _bind(action: str, params: dict[str, Any]) -> Handler:
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise InvalidInputError(f"unknown action {action!r}", known=sorted(ACTIONS))
+    signature = getattr(handler, "__signature__", None) or inspect.signature(handler)
+    own = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    try:
+        inspect.Signature(own).bind(**params)
+    except TypeError as exc:
+        raise InvalidInputError(f"{action}: {exc}", action=action) from None
+    return handler
+
+
+class Ledger:
+    """The ledger of one data directory and database."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = LogStore(settings.database)
+        self.store.create_tables()  # first: on PostgreSQL this also makes the schema
+        self.app = RecordsApplication(env=settings.database.eventsourcing_env())
+        self.content = ContentStore(settings.data_dir / "content")
+        self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
+        self.integrator = Integrator(self.store, self.content)
+        self.checkpointer = Checkpointer(
+            self.store, self.key, settings.origin, settings.checkpoint_every,
+            settings.checkpoint_interval, self.clock,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def execute(self, actor: Actor, commands: Sequence[Command]) -> list[WrittenEvent]:
+        """Apply `commands` in order, all or nothing; return the new events."""
+        if not commands:
+            raise InvalidInputError("no commands")
+        at = self.clock()
+        uow = _UnitOfWork(self.app, self.content)
+        for command in commands:
+            handler = _bind(command.action, command.params)
+            handler(uow, actor, at, command.expected_version, **command.params)
+        pending = [e for a in uow.touched.values() for e in a.collect_events()]
+        try:
+            self.app.save(*pending)
+        except IntegrityError:
+            raise ConflictError(
+                "another writer changed one of these aggregates first; read and retry"
+            ) from None
+        return [_written(e) for e in pending]
+
+    def do(self, actor: Actor, action: str, expected_version: int | None = None,
+           **params: Any) -> list[WrittenEvent]:
+        return self.execute(actor, [Command(action, params, expected_version)])
+
+    def put_content(self, data: bytes, expected: str | None = None) -> str:
+        return self.content.put(data, expected)
+
+    def integrate(self, progress: Callable[[int], None] | None = None) -> Integrated:
+        return self.integrator.run(progress)
+
+    def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
+        return self.checkpointer.cut(force=force)
+
+    def sync(self) -> Checkpoint | None:
+        """Integrate everything written and cut a checkpoint covering it all."""
+        self.integrate()
+        self.checkpoint(force=True)
+        return self.checkpointer.latest()
+
+    # -- reads -----------------------------------------------------------------------------------
+    def record(self, value: Any) -> Record:
+        return _UnitOfWork(self.app, self.content).record(value, None)
+
+    def dossier(self, code: str) -> Dossier:
+        return _UnitOfWork(self.app, self.content).dossier(code, None)
+
+    def history(self, aggregate: Any) -> list[bytes]:
+        """The canonical bytes of an aggregate's events, in order."""
+        rid = _uuid(aggregate, "record")
+        events = self.app.recorder.select_events(rid)
+        if not events:
+            raise RecordNotFoundError("no record with that id", record=str(rid))
+        return [e.state for e in events]
+
+    def leaf_indexes(self, aggregate: Any) -> list[int | None]:
+        """Leaf index of each of an aggregate's events (None until integrated)."""
+        with self.store.transaction() as tx:
+            return [idx for _, _, idx in tx.record_leaves(_uuid(aggregate, "record"))]
+
+    def size(self) -> int:
+        with self.store.transaction() as tx:
+            return tx.size()
+
+    def leaves(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        with self.store.transaction() as tx:
+            size = tx.size()
+            if not 0 <= start <= end <= size:
+                raise LogRangeError(
+                    f"range {start}..{end} is outside the log (size {size})", size=size
+                )
+            return [(idx, state) for idx, _, _, state in tx.leaves(start, end)]
+
+    def prove_inclusion(self, index: int, size: int | None = None) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            size = tx.size() if size is None else size
+            proof = inclusion_proof(tx, index, size)
+            (_, _, stored, _), = tx.leaves(index, index + 1)
+        return {"index": index, "tree_size": size, "leaf_hash": b64(stored),
+                "proof": [b64(p) for p in proof]}
+
+    def prove_consistency(self, first: int, second: int) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            proof = consistency_proof(tx, first, second)
+        return {"first": first, "second": second, "proof": [b64(p) for p in proof]}
+
+    def audit(self, progress: Callable[[int], None] | None = None) -> Report:
+        return audit(self.store, parse_verifier_key(self.key.verifier), self.settings.origin,
+                     progress)
+
+    def root(self, size: int | None = None) -> bytes:
+        with self.store.transaction() as tx:
+            return root_at(tx, tx.size() if size is None else size)
+
+
+def _written(event: Any) -> WrittenEvent:
+    canonical: bytes = event.canonical()
+    return WrittenEvent(
+        record=str(event.originator_id), version=event.originator_version, type=event.TYPE,
+        hash=b64(event_hash(canonical)), canonical=canonical,
+    )
+
