@@ -11,6 +11,7 @@ from ledger.mapper import EnvelopeMapper
 
 
 class RecordsApplication(Application[Any]):
+    name = "Stele"  # PostgreSQL table `stele_events` (see LogStore.events)
     is_snapshotting_enabled = False
 
     def construct_mapper(self) -> Mapper[Any]:

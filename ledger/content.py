@@ -24,10 +24,11 @@ class ContentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root = str(root)  # string paths: this is on every write's path
 
-    def _path(self, digest: str) -> Path:
-        hexdigest = check_digest(digest).split(":", 1)[1]
-        return self.root / hexdigest[:2] / hexdigest[2:]
+    def _path(self, digest: str) -> str:
+        hexdigest = check_digest(digest)[len("sha-256:"):]
+        return os.path.join(self._root, hexdigest[:2], hexdigest[2:])
 
     def put(self, data: bytes, expected: str | None = None) -> str:
         """Store `data`; idempotent. With `expected`, refuse bytes whose digest differs."""
@@ -36,7 +37,7 @@ class ContentStore:
             raise DigestMismatchError(
                 "content digest differs from the announced one", expected=expected, found=digest
             )
-        path = self._path(digest)
+        path = Path(self._path(digest))
         if path.exists():
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,13 +55,13 @@ class ContentStore:
 
     def get(self, digest: str) -> bytes:
         try:
-            return self._path(digest).read_bytes()
+            return Path(self._path(digest)).read_bytes()
         except FileNotFoundError:
             raise ContentNotFoundError("no content with that digest", digest=digest) from None
 
     def has(self, digest: str) -> bool:
-        return self._path(digest).exists()
+        return os.path.exists(self._path(digest))
 
     def purge(self, digest: str) -> None:
         """Delete the document's bytes (idempotent)."""
-        self._path(digest).unlink(missing_ok=True)
+        Path(self._path(digest)).unlink(missing_ok=True)

@@ -74,20 +74,21 @@ class Tx:
         """(notification id, record id, version, canonical bytes) after `notification_id`."""
         s = self._store
         rows = self.execute(
-            f"SELECT {s.nid}, originator_id, originator_version, state FROM {self._p}stored_events"
+            f"SELECT {s.nid}, originator_id, originator_version, state FROM {self._p}{s.events}"
             f" WHERE {s.nid} > ? ORDER BY {s.nid} LIMIT ?",
             (notification_id, limit),
         ).fetchall()
         return [(int(r[0]), _uuid_text(r[1]), int(r[2]), bytes(r[3])) for r in rows]
 
     def event_count(self) -> int:
-        return int(self.execute(f"SELECT COUNT(*) FROM {self._p}stored_events").fetchone()[0])
+        s = self._store
+        return int(self.execute(f"SELECT COUNT(*) FROM {self._p}{s.events}").fetchone()[0])
 
     def events_up_to(self, notification_id: int) -> int:
         """How many stored events have a notification id <= `notification_id`."""
         s = self._store
         return int(self.execute(
-            f"SELECT COUNT(*) FROM {self._p}stored_events WHERE {s.nid} <= ?", (notification_id,)
+            f"SELECT COUNT(*) FROM {self._p}{s.events} WHERE {s.nid} <= ?", (notification_id,)
         ).fetchone()[0])
 
     def leaves(self, start: int, end: int) -> list[tuple[int, int, bytes, bytes]]:
@@ -95,7 +96,7 @@ class Tx:
         s = self._store
         rows = self.execute(
             f"SELECT l.idx, l.notification_id, l.hash, e.state FROM {self._p}stele_leaves l"
-            f" LEFT JOIN {self._p}stored_events e ON e.{s.nid} = l.notification_id"
+            f" LEFT JOIN {self._p}{s.events} e ON e.{s.nid} = l.notification_id"
             " WHERE l.idx >= ? AND l.idx < ? ORDER BY l.idx",
             (start, end),
         ).fetchall()
@@ -115,7 +116,7 @@ class Tx:
         s = self._store
         key: Any = str(record) if s.is_postgres else record.hex
         rows = self.execute(
-            f"SELECT e.originator_version, e.{s.nid}, l.idx FROM {self._p}stored_events e"
+            f"SELECT e.originator_version, e.{s.nid}, l.idx FROM {self._p}{s.events} e"
             f" LEFT JOIN {self._p}stele_leaves l ON l.notification_id = e.{s.nid}"
             " WHERE e.originator_id = ? ORDER BY e.originator_version",
             (key,),
@@ -239,6 +240,9 @@ class LogStore:
         self.is_postgres = database.kind == "postgres"
         self.prefix = f'"{database.schema}".' if self.is_postgres else ""
         self.nid = "notification_id" if self.is_postgres else "rowid"
+        # eventsourcing names the table after the application on PostgreSQL ("Stele" ->
+        # stele_events) and always `stored_events` on SQLite.
+        self.events = "stele_events" if self.is_postgres else "stored_events"
         self._lock = threading.RLock()
         self._conn: Any = None
 

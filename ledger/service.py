@@ -22,6 +22,7 @@ from domain.chained import ChainedAggregate
 from domain.dossier import Dossier, dossier_id
 from domain.envelope import Actor
 from domain.errors import InvalidInputError
+from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
 from ledger.application import RecordsApplication
 from ledger.audit import audit
@@ -79,6 +80,7 @@ class _UnitOfWork:
         self.app = app
         self.content = content
         self.touched: dict[UUID, ChainedAggregate] = {}
+        self.created: list[UUID] = []
 
     def _load(self, aggregate_id: UUID) -> ChainedAggregate | None:
         if aggregate_id in self.touched:
@@ -108,12 +110,16 @@ class _UnitOfWork:
         return aggregate
 
     def new(self, aggregate: ChainedAggregate, kind: str) -> None:
-        if aggregate.id in self.touched or self._exists(aggregate.id):
+        """A new aggregate. One already stored is caught by the store's unique key on save
+        (no read per create); `duplicates()` then names it."""
+        if aggregate.id in self.touched:
             raise DuplicateError(f"that {kind} is already registered", id=str(aggregate.id))
         self.touched[aggregate.id] = aggregate
+        self.created.append(aggregate.id)
 
-    def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.app.recorder.select_events(aggregate_id, limit=1))
+    def duplicates(self) -> list[UUID]:
+        """Which of the aggregates created in this unit of work were already stored."""
+        return [i for i in self.created if self.app.recorder.select_events(i, limit=1)]
 
 
 def _expect(aggregate: ChainedAggregate, expected_version: int | None) -> None:
@@ -156,6 +162,7 @@ def _on_record(method: str) -> Handler:
         getattr(uow.record(record, ev), method)(actor=actor, at=at, **params)
 
     handler.__name__ = method
+    handler.__doc__ = getattr(Record, method).__doc__ or method
     handler.__signature__ = _signature_of(getattr(Record, method))  # type: ignore[attr-defined]
     return handler
 
@@ -172,17 +179,20 @@ def _signature_of(method: Callable[..., Any]) -> inspect.Signature:
 
 def _file(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, record: Any,
           dossier: str) -> None:
+    """File a record into an open dossier of its custodian."""
     uow.record(record, ev).file(actor=actor, at=at, dossier=uow.dossier(dossier, None))
 
 
 def _open_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, code: str,
                   title: str, retention: Any) -> None:
+    """Open a dossier: code <agency code>.<year>.<notation>, title, retention."""
     uow.new(Dossier.open(actor=actor, at=at, code=code, title=title, retention=retention),
             "dossier")
 
 
 def _close_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
                    dossier: str) -> None:
+    """Close a dossier: its membership is frozen and sealed with a Merkle root."""
     uow.dossier(dossier, ev).close(actor=actor, at=at)
 
 
@@ -203,16 +213,37 @@ ACTIONS: dict[str, Handler] = {
 }
 
 
+def _keyword_signature(handler: Handler) -> inspect.Signature:
+    signature = getattr(handler, "__signature__", None) or inspect.signature(handler)
+    own = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return inspect.Signature(own)
+
+
+# The params each action takes: checked before its handler runs, and shown by the CLI.
+ACTION_PARAMS: dict[str, inspect.Signature] = {
+    action: _keyword_signature(handler) for action, handler in ACTIONS.items()
+}
+# (required, allowed) names per action: a set check is ten times cheaper than Signature.bind.
+_PARAM_NAMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    action: (
+        frozenset(n for n, p in sig.parameters.items() if p.default is inspect.Parameter.empty),
+        frozenset(sig.parameters),
+    )
+    for action, sig in ACTION_PARAMS.items()
+}
+
+
 def _bind(action: str, params: dict[str, Any]) -> Handler:
     handler = ACTIONS.get(action)
     if handler is None:
         raise InvalidInputError(f"unknown action {action!r}", known=sorted(ACTIONS))
-    signature = getattr(handler, "__signature__", None) or inspect.signature(handler)
-    own = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    try:
-        inspect.Signature(own).bind(**params)
-    except TypeError as exc:
-        raise InvalidInputError(f"{action}: {exc}", action=action) from None
+    required, allowed = _PARAM_NAMES[action]
+    missing, unknown = required - params.keys(), params.keys() - allowed
+    if missing or unknown:
+        raise InvalidInputError(
+            f"{action}: missing {sorted(missing)}, unknown {sorted(unknown)}",
+            action=action, missing=sorted(missing), unknown=sorted(unknown),
+        )
     return handler
 
 
@@ -258,6 +289,11 @@ class Ledger:
         try:
             self.app.save(*pending)
         except IntegrityError:
+            duplicates = uow.duplicates()
+            if duplicates:
+                raise DuplicateError(
+                    "already registered", ids=[str(i) for i in duplicates]
+                ) from None
             raise ConflictError(
                 "another writer changed one of these aggregates first; read and retry"
             ) from None
@@ -301,6 +337,45 @@ class Ledger:
         """Leaf index of each of an aggregate's events (None until integrated)."""
         with self.store.transaction() as tx:
             return [idx for _, _, idx in tx.record_leaves(_uuid(aggregate, "record"))]
+
+    def describe(self, aggregate: Any) -> dict[str, Any]:
+        """A record's (or dossier's) current state and its event chain, for `record show`."""
+        rid = _uuid(aggregate, "record")
+        uow = _UnitOfWork(self.app, self.content)
+        current = uow._load(rid)
+        if current is None:
+            raise RecordNotFoundError("no record with that id", record=str(rid))
+        indexes = self.leaf_indexes(rid)
+        events = [
+            {"version": i + 1, "hash": b64(event_hash(raw)), "leaf_index": indexes[i],
+             "premis": PREMIS_EVENT_TYPES.get(json.loads(raw)["type"]),
+             "event": json.loads(raw)}
+            for i, raw in enumerate(self.history(rid))
+        ]
+        state = {k.lstrip("_"): v for k, v in vars(current).items()
+                 if k not in ("_pending_events", "_created_on", "_modified_on", "_id")}
+        if isinstance(current, Record):
+            state.update(status=current.status, issued=current.issued,
+                         retention_end=str(current.retention_end() or "never"),
+                         content_present=self.content.has(current.content["digest"]))
+        return {"id": str(rid), "kind": type(current).__name__.lower(), "state": state,
+                "events": events}
+
+    def status(self) -> dict[str, Any]:
+        """Size, latest checkpoint and integration backlog."""
+        with self.store.transaction() as tx:
+            size, cursor = tx.head()
+            backlog = tx.event_count() - tx.events_up_to(cursor)
+            latest = tx.latest_checkpoint()
+        return {
+            "origin": self.settings.origin,
+            "database": self.settings.database.url,
+            "tree_size": size,
+            "integration_backlog": backlog,
+            "checkpoint": None if latest is None else {
+                "size": latest[0], "root": b64(latest[1]), "cut_at": latest[3]},
+            "checkpoint_backlog": size - (latest[0] if latest else 0),
+        }
 
     def size(self) -> int:
         with self.store.transaction() as tx:

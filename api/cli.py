@@ -1,0 +1,422 @@
+"""The `stele` command line. Outputs are stable contracts, documented in docs/cli.md.
+
+Every command takes `--db URL` (default: $STELE_DATABASE_URL, then SQLite in the data
+directory) and `--data-dir DIR` (default: $STELE_DATA_DIR, then ./stele-data). Errors are one
+line on stderr, `error: <code>: <message>`, and a non-zero exit; never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from domain.envelope import Actor
+from domain.errors import DomainError
+from ledger.config import Settings
+from ledger.service import ACTION_PARAMS, ACTIONS, Command, Ledger
+from verifiers.canonical import b64
+from verifiers.errors import VerificationError
+from verifiers.report import Report, Verdict
+
+EXIT_FAILED = 1  # a verification or audit failed, or a command was refused
+EXIT_USAGE = 2  # bad arguments (click's own convention)
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug; the message says where to look
+
+
+class StoreOptions:
+    def __init__(self, db: str | None, data_dir: str | None) -> None:
+        self.db = db
+        self.data_dir = data_dir
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.db, self.data_dir)
+
+
+def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--db` and `--data-dir` on every command."""
+
+    @click.option("--data-dir", envvar="STELE_DATA_DIR", default=None,
+                  help="Data directory (default ./stele-data).")
+    @click.option("--db", "db", envvar="STELE_DATABASE_URL", default=None, metavar="URL",
+                  help="postgresql://user@host:port/db[?schema=s] or sqlite:///path "
+                       "(default: SQLite in the data directory).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, db: str | None, data_dir: str | None, **kwargs: Any) -> Any:
+        return fn(*args, store=StoreOptions(db, data_dir), **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def open_ledger(store: StoreOptions) -> Iterator[Ledger]:
+    ledger = Ledger(store.settings())
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def emit(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+
+def _bar(length: int, label: str) -> Any:
+    """A progress bar on a terminal, nothing otherwise (so piped output stays clean)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _NoBar()
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stele")
+def cli() -> None:
+    """Stele: an event-sourced records ledger with integrity proofs."""
+
+
+# -- demo -------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--records", default=25, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many sample records to take through their lives.")
+@store_options
+def demo(store: StoreOptions, records: int) -> None:
+    """Run every lifecycle action on sample records, checkpoint, audit, summarise."""
+    from api.demo import run_demo
+
+    with open_ledger(store) as ledger:
+        result = run_demo(ledger, records)
+        ledger.integrate()
+        checkpoint = ledger.checkpoint(force=True) or ledger.checkpointer.latest()
+        with _bar(ledger.size(), "auditing") as bar:
+            report = ledger.audit(progress=bar.update)
+        assert checkpoint is not None
+        settings = ledger.settings
+        click.echo(f"Stele demo {result.run}: {result.records} records taken through their "
+                   f"lives, {result.events} events in {result.seconds:.2f} s")
+        click.echo(f"log: {checkpoint.size} leaves, checkpoint at size {checkpoint.size}, "
+                   f"root {b64(checkpoint.root)}")
+        click.echo(f"audit: {report.bottom_line.value} ({report.summary['leaves']} events "
+                   f"re-proved in {report.summary['seconds']} s)")
+        click.echo(f"ledger: {settings.database.url}; data in {settings.data_dir}/")
+        click.echo("next: stele log checkpoint | stele log key | stele audit | "
+                   "stele record show <id>")
+        if report.bottom_line is not Verdict.PASSED:
+            _print_failures(report)
+            sys.exit(EXIT_FAILED)
+
+
+# -- audit ------------------------------------------------------------------------------------
+def _print_failures(report: Report) -> None:
+    for check in report.failures:
+        click.echo(check.line(), err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@store_options
+def audit(store: StoreOptions, as_json: bool) -> None:
+    """Replay the whole store and re-prove every hash, link, node, checkpoint and signature."""
+    with open_ledger(store) as ledger:
+        ledger.integrate()
+        with _bar(ledger.size(), "auditing") as bar:
+            report = ledger.audit(progress=bar.update)
+    if as_json:
+        emit(report.as_json())
+    else:
+        for check in report.checks:
+            click.echo(check.line())
+        s = report.summary
+        click.echo(f"{report.bottom_line.value}: {s['leaves']} leaves, {s['records']} records, "
+                   f"{s['checkpoints']} checkpoints in {s['seconds']} s")
+    if report.bottom_line is not Verdict.PASSED:
+        sys.exit(EXIT_FAILED)
+
+
+# -- log --------------------------------------------------------------------------------------
+@cli.group()
+def log() -> None:
+    """The Merkle log: key, checkpoints, leaves and proofs."""
+
+
+@log.command("key")
+@store_options
+def log_key(store: StoreOptions) -> None:
+    """The checkpoint verifier key: <name>+<key id>+<base64(0x01 || Ed25519 key)>."""
+    with open_ledger(store) as ledger:
+        click.echo(ledger.key.verifier)
+
+
+@log.command("checkpoint")
+@click.option("--size", type=click.IntRange(1), default=None,
+              help="The checkpoint of this tree size (default: the latest).")
+@store_options
+def log_checkpoint(store: StoreOptions, size: int | None) -> None:
+    """The signed checkpoint note, byte for byte as signed."""
+    with open_ledger(store) as ledger:
+        if size is None:
+            ledger.integrate()
+            ledger.checkpoint()
+            cp = ledger.checkpointer.latest()
+        else:
+            cp = ledger.checkpointer.at(size)
+        if cp is None:
+            raise _Fail("no_checkpoint", "no checkpoint" + (f" of size {size}" if size else " yet"))
+        sys.stdout.write(cp.note)
+
+
+@log.command("leaves")
+@click.option("--start", type=click.IntRange(0), required=True)
+@click.option("--end", type=click.IntRange(0), required=True, help="Exclusive.")
+@store_options
+def log_leaves(store: StoreOptions, start: int, end: int) -> None:
+    """JSON lines {"index": i, "leaf": base64(leaf bytes)} for start <= i < end."""
+    with open_ledger(store) as ledger:
+        for index, leaf in ledger.leaves(start, end):
+            emit({"index": index, "leaf": b64(leaf)})
+
+
+@log.command("prove")
+@click.option("--index", type=click.IntRange(0), required=True)
+@click.option("--size", type=click.IntRange(1), default=None, help="Default: the latest checkpoint.")
+@store_options
+def log_prove(store: StoreOptions, index: int, size: int | None) -> None:
+    """Inclusion proof: {"index", "tree_size", "leaf_hash", "proof": [base64]}."""
+    with open_ledger(store) as ledger:
+        emit(ledger.prove_inclusion(index, size or _latest_size(ledger)))
+
+
+@log.command("consistency")
+@click.option("--first", type=click.IntRange(0), required=True)
+@click.option("--second", type=click.IntRange(0), required=True)
+@store_options
+def log_consistency(store: StoreOptions, first: int, second: int) -> None:
+    """Consistency proof: {"first", "second", "proof": [base64]}."""
+    with open_ledger(store) as ledger:
+        emit(ledger.prove_consistency(first, second))
+
+
+@log.command("status")
+@store_options
+def log_status(store: StoreOptions) -> None:
+    """Size, latest checkpoint and integration backlog, as JSON."""
+    with open_ledger(store) as ledger:
+        emit(ledger.status())
+
+
+def _latest_size(ledger: Ledger) -> int:
+    cp = ledger.checkpointer.latest()
+    return cp.size if cp is not None else ledger.size()
+
+
+# -- record -----------------------------------------------------------------------------------
+def actor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @click.option("--agency", envvar="STELE_AGENCY", required=True,
+                  help="The acting agency's 13-character code ($STELE_AGENCY).")
+    @click.option("--role", envvar="STELE_ROLE", default="agency", show_default=True)
+    @click.option("--actor", "actor_id", envvar="STELE_ACTOR", default=None,
+                  help="Principal id recorded in the event (default cli:$USER).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, agency: str, role: str, actor_id: str | None, **kw: Any) -> Any:
+        who = actor_id or f"cli:{os.environ.get('USER', 'operator')}"
+        return fn(*args, actor=Actor(who, role, agency), **kw)
+
+    return wrapper
+
+
+@cli.group()
+def record() -> None:
+    """Show records and take them through their lives (one subcommand per action)."""
+
+
+@record.command("show")
+@click.argument("record_id")
+@store_options
+def record_show(store: StoreOptions, record_id: str) -> None:
+    """The record's current state and its event chain, as JSON."""
+    with open_ledger(store) as ledger:
+        ledger.integrate()
+        emit(ledger.describe(record_id))
+
+
+def _write(store: StoreOptions, actor: Actor, commands: list[Command]) -> None:
+    with open_ledger(store) as ledger:
+        written = ledger.execute(actor, commands)
+        ledger.integrate()
+        ledger.checkpoint()
+        for event in written:
+            indexes = ledger.leaf_indexes(event.record)
+            emit(dict(event.as_json(), leaf_index=indexes[event.version - 1]))
+
+
+@record.command("create")
+@click.option("--metadata", "metadata_file", type=click.File("rb"), required=True,
+              help="JSON file: doc_type, number, notation, issued, issuer, subject, language, "
+                   "pages, access, reliability.")
+@click.option("--content", "content_file", type=click.File("rb"), required=True,
+              help="The document's bytes.")
+@click.option("--media-type", default="application/pdf", show_default=True)
+@click.option("--retention", required=True, help="permanent, or 10/20/30/50/70 (years).")
+@click.option("--schedule", required=True, help="The retention schedule reference.")
+@actor_options
+@store_options
+def record_create(store: StoreOptions, actor: Actor, metadata_file: Any, content_file: Any,
+                  media_type: str, retention: str, schedule: str) -> None:
+    """Register a document: its content goes to the content store, its digest to the event."""
+    metadata = _json_value(metadata_file.read(), "--metadata")
+    data = content_file.read()
+    with open_ledger(store) as ledger:
+        digest = ledger.put_content(data)
+    params = {
+        "metadata": metadata, "retention": _json_or_text(retention), "schedule": schedule,
+        "content": {"digest": digest, "size": len(data), "media_type": media_type},
+    }
+    _write(store, actor, [Command("record.create", params)])
+
+
+def _json_value(raw: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=what) from None
+
+
+def _json_or_text(raw: str) -> Any:
+    """Option values: JSON where they parse as JSON (numbers, objects, lists), else text."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if not isinstance(value, str) else raw
+
+
+def _action_command(action: str) -> click.Command:
+    """One subcommand per action, its options made from the domain method's parameters."""
+    import inspect
+
+    handler = ACTIONS[action]
+    params = list(ACTION_PARAMS[action].parameters.values())
+    target = params[0].name if params and params[0].name in ("record", "dossier") else None
+
+    def callback(store: StoreOptions, actor: Actor, expected_version: int | None,
+                 **values: Any) -> None:
+        given = {k: _json_or_text(v) for k, v in values.items() if v is not None}
+        if target is not None:
+            given[target] = values[target]
+        _write(store, actor, [Command(action, given, expected_version)])
+
+    options: list[click.Parameter] = []
+    for p in params:
+        if p.name == target:
+            options.append(click.Argument([p.name]))
+        else:
+            required = p.default is inspect.Parameter.empty
+            options.append(click.Option([f"--{p.name.replace('_', '-')}", p.name],
+                                        required=required, help="JSON or text"))
+    options.append(click.Option(["--expected-version", "expected_version"], type=int,
+                                default=None, help="Refuse if the target changed (409-like)."))
+    name = action.split(".")[-1]
+    command = click.Command(name, callback=actor_options(store_options(callback)),
+                            params=options, help=(handler.__doc__ or action).strip())
+    # actor/store options are added by the decorators on the callback; click reads them there
+    command.params.extend(getattr(command.callback, "__click_params__", []))
+    return command
+
+
+def _register_actions() -> None:
+    groups: dict[str, click.Group] = {}
+    for action in ACTIONS:
+        if action == "record.create":
+            continue
+        parts = action.split(".")
+        path = parts[1:-1] if parts[0] == "record" else parts[:-1]
+        parent: click.Group = record
+        for part in path:
+            key = ".".join([parent.name or "", part])
+            if key not in groups:
+                groups[key] = click.Group(part, help=f"{part.capitalize()} actions.")
+                parent.add_command(groups[key])
+            parent = groups[key]
+        parent.add_command(_action_command(action))
+
+
+_register_actions()
+
+
+# -- bench ------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(1000))
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Records per save in the batched workload.")
+@click.option("--quick", is_flag=True, help="One round instead of three (a smoke run).")
+@click.option("--proof-leaves", default=0, type=click.IntRange(0), show_default=True,
+              help="Also time proofs on a synthetic tree of this many leaves (e.g. 1000000).")
+@store_options
+def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int) -> None:
+    """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    from ledger.bench import run_bench
+
+    emit(run_bench(store.settings(), events=events, batch=batch, quick=quick,
+                   proof_leaves=proof_leaves))
+
+
+# -- entry point ------------------------------------------------------------------------------
+class _Fail(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="stele", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (DomainError, VerificationError, _Fail) as exc:
+        click.echo(f"error: {exc.code}: {exc.message}", err=True)
+        evidence = getattr(exc, "evidence", None)
+        if evidence:
+            click.echo(f"  {json.dumps(evidence, ensure_ascii=False, default=str)}", err=True)
+        sys.exit(EXIT_FAILED)
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"error: database: {first}", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        click.echo(f"error: io: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # a bug: one line, no traceback, and where to look
+        click.echo(f"error: internal: {type(exc).__name__}: {exc} "
+                   "(set STELE_DEBUG=1 for the traceback)", err=True)
+        if os.environ.get("STELE_DEBUG"):
+            raise
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
