@@ -5,6 +5,7 @@
 - `stele_nodes(level, idx, hash)`: every complete interior node (level >= 1) of the tree, so a
   proof reads O(log n) rows and nothing is ever rebuilt.
 - `stele_checkpoints(size, root, note, cut_at)`: at most one per size.
+- `stele_meta(name, value)`: the log's identity (origin, verifier key), fixed on first run.
 - `stele_content_refs(digest, record)`: which live records hold which content, and
   `stele_purges(digest)`: content to delete now that no live record holds it. The integrator
   keeps both in the same transaction as the leaves, so a crash never loses a purge.
@@ -37,6 +38,7 @@ _TABLES = [
     " digest TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (record, digest)){without_rowid}",
     "CREATE INDEX IF NOT EXISTS stele_content_refs_digest ON {p}stele_content_refs (digest)",
     "CREATE TABLE IF NOT EXISTS {p}stele_purges (digest TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
 
@@ -195,6 +197,15 @@ class Tx:
             " VALUES (?, ?, ?, ?)",
             (size, root, note, cut_at),
         )
+
+    # -- identity -------------------------------------------------------------------------------
+    def claim_meta(self, name: str, value: str) -> str:
+        """Set `name` if unset; return the stored value (the first claim wins)."""
+        p = self._p
+        self.execute(f"INSERT INTO {p}stele_meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                     (name, value))
+        return str(self.execute(f"SELECT value FROM {p}stele_meta WHERE name = ?",
+                                (name,)).fetchone()[0])
 
     # -- content references --------------------------------------------------------------------
     def add_content_refs(self, rows: list[tuple[str, str]]) -> None:

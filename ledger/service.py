@@ -30,6 +30,7 @@ from ledger.checkpoints import Checkpoint, Checkpointer
 from ledger.config import Settings
 from ledger.content import ContentStore
 from ledger.errors import (
+    ConfigError,
     ConflictError,
     ContentNotFoundError,
     DossierNotFoundError,
@@ -259,11 +260,29 @@ class Ledger:
         self.app = RecordsApplication(env=settings.database.eventsourcing_env())
         self.content = ContentStore(settings.data_dir / "content")
         self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
+        self._check_identity()
         self.integrator = Integrator(self.store, self.content)
         self.checkpointer = Checkpointer(
             self.store, self.key, settings.origin, settings.checkpoint_every,
             settings.checkpoint_interval, self.clock,
         )
+
+    def _check_identity(self) -> None:
+        """A log has one origin and one checkpoint key, for life: refuse to sign its
+        checkpoints under another name or key (a misconfigured node, a wrong data dir)."""
+        with self.store.transaction(exclusive=True) as tx:
+            origin = tx.claim_meta("origin", self.settings.origin)
+            verifier = tx.claim_meta("verifier_key", self.key.verifier)
+        if origin != self.settings.origin:
+            raise ConfigError(
+                f"this log's origin is {origin!r}, but STELE_LOG_ORIGIN says "
+                f"{self.settings.origin!r}"
+            )
+        if verifier != self.key.verifier:
+            raise ConfigError(
+                "the checkpoint key in the data directory is not this log's key",
+                log_key=verifier, data_dir_key=self.key.verifier,
+            )
 
     def close(self) -> None:
         self.store.close()

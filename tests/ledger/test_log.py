@@ -119,3 +119,15 @@ def test_a_checkpoint_inconsistent_with_the_last_is_never_signed(ledger: Ledger)
     with pytest.raises(DomainError) as refused:
         ledger.checkpoint(force=True)
     assert refused.value.code == "corrupt_store"
+
+
+def test_a_log_keeps_its_origin_and_key(settings: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    Ledger(settings).close()
+    with pytest.raises(DomainError) as refused:
+        Ledger(replace(settings, origin="other.example/log"))
+    assert refused.value.code == "bad_config"
+    with pytest.raises(DomainError) as refused:  # another data dir: another key
+        Ledger(replace(settings, data_dir=tmp_path / "elsewhere"))
+    assert refused.value.code == "bad_config"
