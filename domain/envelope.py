@@ -21,7 +21,8 @@ AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # always microseconds, always UTC: one stri
 def format_at(at: datetime) -> str:
     if at.tzinfo is None:
         raise InvalidInputError("event time must be timezone-aware", at=str(at))
-    return at.astimezone(UTC).strftime(AT_FORMAT)
+    # isoformat is several times faster than strftime; same string as AT_FORMAT.
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_at(text: str) -> datetime:

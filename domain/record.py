@@ -38,7 +38,10 @@ APPRAISAL_DECISIONS = ("retain", "destroy")
 def record_id(metadata: dict[str, Any]) -> UUID:
     """A record's id, derived from its registration key (number, notation, issuer, year), which
     Decree 30 makes unique: registering the same document twice is refused as a duplicate."""
-    meta = check_metadata(metadata)
+    return _registration_id(check_metadata(metadata))
+
+
+def _registration_id(meta: dict[str, Any]) -> UUID:
     year = meta["issued"][:4]
     return aggregate_id(
         RECORD_NAMESPACE, f"{meta['issuer']}|{year}|{meta['number']}|{meta['notation']}"
@@ -250,7 +253,7 @@ class Record(ChainedAggregate):
         check_agency_code(actor.agency, "actor.agency")
         return cls._create(
             cls.Created,
-            id=record_id(meta),
+            id=_registration_id(meta),
             timestamp=at,
             actor=actor.as_dict(),
             prev=None,

@@ -17,22 +17,30 @@ _SAFE_INT = 2**53 - 1  # I-JSON range: beyond it RFC 8785 (ES6 numbers) loses pr
 
 def _plain(value: Any) -> bool:
     """True if `value` holds only ASCII keys, strings, safe integers, booleans, nulls, lists
-    and objects. For such values Python's sorted compact JSON is byte-identical to RFC 8785:
-    ASCII keys sort the same by code point as by UTF-16 unit, and both escape exactly
-    `"`, `\\` and the C0 controls (\\b \\f \\n \\r \\t, else \\u00xx)."""
-    if isinstance(value, str):
-        return True
-    if isinstance(value, bool) or value is None:
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INT <= value <= _SAFE_INT
-    if isinstance(value, dict):
-        return all(
-            isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return False
+    and objects (exact types, not subclasses). For such values Python's sorted compact JSON is
+    byte-identical to RFC 8785: ASCII keys sort the same by code point as by UTF-16 unit, and
+    both escape exactly `"`, `\\` and the C0 controls (\\b \\f \\n \\r \\t, else \\u00xx).
+    Iterative, with exact type tests: this runs on every event written."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -_SAFE_INT <= item <= _SAFE_INT:
+                continue
+            return False
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:
