@@ -1,0 +1,3 @@
+module stele.test/gointerop
+
+go 1.19
