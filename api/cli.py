@@ -14,7 +14,6 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -198,7 +197,8 @@ def log_leaves(store: StoreOptions, start: int, end: int) -> None:
 
 @log.command("prove")
 @click.option("--index", type=click.IntRange(0), required=True)
-@click.option("--size", type=click.IntRange(1), default=None, help="Default: the latest checkpoint.")
+@click.option("--size", type=click.IntRange(1), default=None,
+              help="Default: the latest checkpoint.")
 @store_options
 def log_prove(store: StoreOptions, index: int, size: int | None) -> None:
     """Inclusion proof: {"index", "tree_size", "leaf_hash", "proof": [base64]}."""

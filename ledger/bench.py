@@ -155,11 +155,14 @@ def _synthetic_tree(store: LogStore, leaves: int) -> float:
     edge = CompactRange()
     chunk = 50_000
     for first in range(0, leaves, chunk):
-        rows, nodes = [], []
+        rows: list[tuple[int, int, bytes]] = []
+        nodes: list[tuple[int, int, bytes]] = []
         for i in range(first, min(first + chunk, leaves)):
             for level, index, node in edge.append(i.to_bytes(32, "big")):
-                (rows if level == 0 else nodes).append(
-                    (index, i + 1, node) if level == 0 else (level, index, node))
+                if level == 0:
+                    rows.append((index, i + 1, node))
+                else:
+                    nodes.append((level, index, node))
         with store.transaction(exclusive=True) as tx:
             tx.append(rows, nodes)
     return time.perf_counter() - began

@@ -99,7 +99,9 @@ def parse_database_url(url: str | None, data_dir: Path) -> Database:
 class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database: Database = field(
-        default_factory=lambda: Database(kind="sqlite", path=Path(DEFAULT_DATA_DIR) / "ledger.sqlite3")
+        default_factory=lambda: Database(
+            kind="sqlite", path=Path(DEFAULT_DATA_DIR) / "ledger.sqlite3"
+        )
     )
     origin: str = DEFAULT_ORIGIN
     checkpoint_every: int = 1000  # entries

@@ -202,8 +202,10 @@ class Tx:
     def claim_meta(self, name: str, value: str) -> str:
         """Set `name` if unset; return the stored value (the first claim wins)."""
         p = self._p
-        self.execute(f"INSERT INTO {p}stele_meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                     (name, value))
+        self.execute(
+            f"INSERT INTO {p}stele_meta (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (name, value),
+        )
         return str(self.execute(f"SELECT value FROM {p}stele_meta WHERE name = ?",
                                 (name,)).fetchone()[0])
 

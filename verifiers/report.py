@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """Three values, as in ETSI EN 319 102-1: "could not decide" is never "forged"."""
 
     PASSED = "PASSED"

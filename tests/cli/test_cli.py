@@ -32,7 +32,7 @@ class Stele:
         exe = shutil.which("stele", path=str(Path(sys.executable).parent))
         self.command = [exe] if exe else [sys.executable, "-m", "api.cli"]
 
-    def run(self, *args: str, ok: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([*self.command, *args], cwd=self.cwd, env=self.env,
                               capture_output=True, text=True, timeout=300)
         assert "Traceback" not in done.stderr, done.stderr
