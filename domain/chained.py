@@ -13,8 +13,9 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.envelope import envelope
-from domain.errors import ChainBrokenError
+from domain.errors import ChainBrokenError, InvalidInputError
 from verifiers.canonical import b64, canonical_bytes, event_hash
+from verifiers.errors import VerificationError
 
 # Attributes of an eventsourcing event that the envelope carries outside `data`.
 _ENVELOPE_ATTRS = frozenset(
@@ -66,6 +67,14 @@ class ChainedAggregate(Aggregate):
             return cached
 
         def mutate(self, aggregate: Any) -> Any:
+            # Hash first: an event that cannot be hashed (bad data, a naive time) is refused
+            # before it changes anything.
+            try:
+                digest = b64(event_hash(self.canonical()))
+            except VerificationError as exc:
+                raise InvalidInputError(
+                    f"event data is not valid JSON for hashing: {exc.message}", **exc.evidence
+                ) from None
             expected = aggregate.head if aggregate is not None else None
             if self.prev != expected:
                 raise ChainBrokenError(
@@ -76,7 +85,8 @@ class ChainedAggregate(Aggregate):
                     found=self.prev,
                 )
             mutated = super().mutate(aggregate)
-            mutated.head = b64(event_hash(self.canonical()))
+            assert mutated is not None
+            mutated.head = digest
             return mutated
 
     def _next(self, event_class: type[ChainedAggregate.Event], **kwargs: Any) -> None:

@@ -71,7 +71,9 @@ def check_date(value: Any, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{field} must be a date YYYY-MM-DD", field=field, value=value) from None
+        raise InvalidInputError(
+            f"{field} must be a date YYYY-MM-DD", field=field, value=value
+        ) from None
 
 
 def check_metadata(meta: Any) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def check_metadata(meta: Any) -> dict[str, Any]:
         raise InvalidInputError("metadata must be an object")
     out: dict[str, Any] = {
         "doc_type": check_text(meta.get("doc_type"), "doc_type", max_len=100),
-        "number": check_text(str(meta.get("number", "")), "number", max_len=20),
+        "number": check_text(meta.get("number"), "number", max_len=20),
         "notation": check_text(meta.get("notation"), "notation", max_len=100),
         "issued": check_date(meta.get("issued"), "issued").isoformat(),
         "issuer": check_agency_code(meta.get("issuer"), "issuer"),

@@ -6,7 +6,7 @@ checks every rule first and only then triggers its event, so a refused command c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -26,7 +26,9 @@ from domain.metadata import (
     check_text,
     retention_end,
 )
+from verifiers.canonical import canonical_bytes
 
+VIETNAM = timezone(timedelta(hours=7))  # retention periods run on the legal calendar (UTC+7)
 RECORD_NAMESPACE = UUID("6f1c3a52-8f0e-5d0b-9a51-3b7a6f1e2c40")
 SIGNATURE_FORMATS = ("pades", "cms")
 SIGNER_CLASSES = ("individual", "organization")
@@ -43,9 +45,8 @@ def record_id(metadata: dict[str, Any]) -> UUID:
 
 def _registration_id(meta: dict[str, Any]) -> UUID:
     year = meta["issued"][:4]
-    return aggregate_id(
-        RECORD_NAMESPACE, f"{meta['issuer']}|{year}|{meta['number']}|{meta['notation']}"
-    )
+    key = canonical_bytes([meta["issuer"], year, meta["number"], meta["notation"]])
+    return aggregate_id(RECORD_NAMESPACE, key.decode("utf-8"))
 
 
 def check_legal_basis(value: Any) -> dict[str, str] | None:
@@ -308,7 +309,7 @@ class Record(ChainedAggregate):
         *,
         actor: Actor,
         at: datetime,
-        format: str,  # noqa: A002 - the archive's own word
+        format: str,
         signer_class: str,
         signed_digest: str,
         signer: str,
@@ -439,7 +440,7 @@ class Record(ChainedAggregate):
         counts = check_counts(counts)
         check_digest(package_digest, "package_digest")
         check_digest(content_digest, "content_digest")
-        mismatches = {}
+        mismatches: dict[str, tuple[Any, Any]] = {}
         if package_digest != pending["package_digest"]:
             mismatches["package_digest"] = (pending["package_digest"], package_digest)
         if counts != pending["counts"]:
@@ -513,6 +514,7 @@ class Record(ChainedAggregate):
 
     def release_hold(self, *, actor: Actor, at: datetime, hold: str, reason: str) -> None:
         self._alive()
+        check_text(hold, "hold", max_len=100)
         if hold not in self.holds:
             raise errors.HoldNotFoundError("no active hold has that id", hold=hold)
         self._next(
@@ -530,7 +532,7 @@ class Record(ChainedAggregate):
                 last_decision=self.appraisal["decision"] if self.appraisal else None,
             )
         end = self.retention_end()
-        if end is not None and at.date() < end:
+        if end is not None and at.astimezone(VIETNAM).date() < end:
             raise errors.RetentionNotExpiredError(
                 "the retention period runs until " + end.isoformat(), until=end.isoformat()
             )

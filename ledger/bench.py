@@ -80,6 +80,8 @@ def _fresh_database(base: Database, label: str) -> Iterator[tuple[Database, Path
             yield Database(kind="sqlite", path=scratch / "bench.sqlite3"), scratch
         else:
             schema = f"stele_bench_{label}_{secrets.token_hex(4)}"
+            with psycopg.connect(base.conninfo(), autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
             try:
                 yield replace(base, schema=schema), scratch
             finally:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 from ledger.content import ContentStore
 from ledger.errors import CorruptStoreError
@@ -62,17 +64,19 @@ class Integrator:
             refs: list[tuple[str, str]] = []
             destroyed: list[str] = []
             for notification_id, record, version, state in events:
-                envelope = _envelope(state)
-                if envelope.get("record") != record or envelope.get("version") != version:
+                tail = _tail(state)
+                if tail.get("record", "").replace("-", "") != record or (
+                    tail.get("version") != version
+                ):
                     raise CorruptStoreError(
                         "stored event bytes belong to another event",
                         notification_id=notification_id,
                     )
-                kind = envelope.get("type")
+                kind = tail.get("type")
                 if kind == "record.created":
-                    refs.append((envelope["data"]["content"]["digest"], record))
+                    refs.append((_content_digest(state), str(UUID(record))))
                 elif kind == "record.destroyed":
-                    destroyed.append(record)
+                    destroyed.append(str(UUID(record)))
                 for level, index, node in edge.append(leaf_hash(state)):
                     if level == 0:
                         leaves.append((index, notification_id, node))
@@ -95,11 +99,28 @@ class Integrator:
         return pending
 
 
-def _envelope(state: bytes) -> dict:  # type: ignore[type-arg]
+# The integrator reads only what it needs from each event, relying on the canonical form: keys
+# are sorted, so an envelope ends `,"record":...,"type":...,"v":1,"version":N}` after `data`,
+# and no JSON string holds an unescaped quote, so the last `,"record":"` is the envelope's own.
+# The full parse and every check are the audit's (verifiers/log_audit.py); this is the hot path.
+_RECORD_KEY = b',"record":"'
+_CONTENT_DIGEST = b'"data":{"content":{"digest":"'  # `content` sorts first in created's data
+
+
+def _tail(state: bytes) -> dict[str, Any]:
+    start = state.rfind(_RECORD_KEY)
     try:
-        value = json.loads(state)
+        value = json.loads(b"{" + state[start + 1 :]) if start >= 0 else None
     except ValueError:
-        raise CorruptStoreError("stored event is not JSON") from None
+        value = None
     if not isinstance(value, dict):
-        raise CorruptStoreError("stored event is not a JSON object")
+        raise CorruptStoreError("stored event is not an envelope")
     return value
+
+
+def _content_digest(state: bytes) -> str:
+    start = state.find(_CONTENT_DIGEST)
+    if start < 0:
+        raise CorruptStoreError("created event without a content digest")
+    start += len(_CONTENT_DIGEST)
+    return state[start : state.index(b'"', start)].decode("ascii")

@@ -73,14 +73,17 @@ class Tx:
 
     # -- events (eventsourcing's table, read in notification order) ------------------------------
     def events_after(self, notification_id: int, limit: int) -> list[tuple[int, str, int, bytes]]:
-        """(notification id, record id, version, canonical bytes) after `notification_id`."""
+        """(notification id, record id as hex, version, canonical bytes) after
+        `notification_id`."""
         s = self._store
         rows = self.execute(
             f"SELECT {s.nid}, originator_id, originator_version, state FROM {self._p}{s.events}"
             f" WHERE {s.nid} > ? ORDER BY {s.nid} LIMIT ?",
             (notification_id, limit),
         ).fetchall()
-        return [(int(r[0]), _uuid_text(r[1]), int(r[2]), bytes(r[3])) for r in rows]
+        # The record id as 32 hex digits: SQLite stores it so, PostgreSQL as a uuid.
+        return [(int(r[0]), r[1].hex if isinstance(r[1], UUID) else str(r[1]), int(r[2]),
+                 bytes(r[3])) for r in rows]
 
     def event_count(self) -> int:
         s = self._store
@@ -160,15 +163,21 @@ class Tx:
         self, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[int, int, bytes]]
     ) -> None:
         """Insert leaves (idx, notification id, hash) and interior nodes (level, idx, hash)."""
-        if leaves:
-            self.executemany(
-                f"INSERT INTO {self._p}stele_leaves (idx, notification_id, hash) VALUES (?, ?, ?)",
-                leaves,
-            )
-        if nodes:
-            self.executemany(
-                f"INSERT INTO {self._p}stele_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
-            )
+        self._insert("stele_leaves", ("idx", "notification_id", "hash"), leaves)
+        self._insert("stele_nodes", ("level", "idx", "hash"), nodes)
+
+    def _insert(self, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert: COPY on PostgreSQL (about twice executemany's rate), else executemany."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self._store.is_postgres:
+            with self._cur.copy(f"COPY {self._p}{table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            self.executemany(f"INSERT INTO {self._p}{table} ({names}) VALUES ({marks})", rows)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def latest_checkpoint(self) -> tuple[int, bytes, str, str] | None:
@@ -211,12 +220,8 @@ class Tx:
 
     # -- content references --------------------------------------------------------------------
     def add_content_refs(self, rows: list[tuple[str, str]]) -> None:
-        if rows:
-            self.executemany(
-                f"INSERT INTO {self._p}stele_content_refs (digest, record) VALUES (?, ?)"
-                " ON CONFLICT DO NOTHING",
-                rows,
-            )
+        # A record is created once, so its (record, digest) pair is new: a plain bulk insert.
+        self._insert("stele_content_refs", ("digest", "record"), rows)
 
     def drop_content_refs(self, record: str) -> None:
         """Forget a destroyed record's content; queue each digest no live record still holds."""
@@ -311,10 +316,6 @@ class LogStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-
-def _uuid_text(value: Any) -> str:
-    return str(value) if isinstance(value, UUID) else str(UUID(str(value)))
 
 
 def _chunks(items: list[Any], n: int) -> Iterator[list[Any]]:
