@@ -10,7 +10,8 @@ EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
     cls.TYPE: cls
     for cls in (
         Record.Created, Record.Signed, Record.Filed, Record.TransferInitiated,
-        Record.TransferReceived, Record.TransferRejected, Record.Appraised, Record.HoldPlaced,
+        Record.TransferReceived, Record.TransferRejected, Record.AccessChanged,
+        Record.Appraised, Record.HoldPlaced,
         Record.HoldReleased, Record.DestructionApproved, Record.Destroyed,
         Dossier.Opened, Dossier.MemberAdded, Dossier.Closed,
     )
@@ -26,6 +27,7 @@ PREMIS_EVENT_TYPES: dict[str, str | None] = {
     "record.transfer_initiated": _PREMIS + "tra",  # transfer
     "record.transfer_received": _PREMIS + "acc",  # accession by the receiving archive
     "record.transfer_rejected": None,
+    "record.access_changed": _PREMIS + "mem",  # metadata modification
     "record.appraised": None,
     "record.hold_placed": _PREMIS + "poa",  # policy assignment
     "record.hold_released": _PREMIS + "poa",

@@ -14,6 +14,7 @@ from domain import errors
 from domain.chained import ChainedAggregate, aggregate_id
 from domain.envelope import Actor
 from domain.metadata import (
+    ACCESS_LEVELS,
     PERMANENT,
     Retention,
     check_agency_code,
@@ -158,6 +159,8 @@ class Record(ChainedAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.custodian = aggregate.transfer["destination"]
             aggregate.transfer = None
+            # A destruction decision is the old custodian's: the new one decides afresh.
+            aggregate.destruction = None
 
     class TransferRejected(Event):
         TYPE: ClassVar[str] = "record.transfer_rejected"
@@ -166,6 +169,15 @@ class Record(ChainedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.transfer = None
+
+    class AccessChanged(Event):
+        TYPE: ClassVar[str] = "record.access_changed"
+        access: str
+        previous: str
+        legal_basis: dict[str, str] | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.metadata = dict(aggregate.metadata, access=self.access)
 
     class Appraised(Event):
         TYPE: ClassVar[str] = "record.appraised"
@@ -462,6 +474,29 @@ class Record(ChainedAggregate):
         self._next(
             self.TransferRejected, actor=actor.as_dict(), timestamp=at, transfer=transfer,
             reason=check_text(reason, "reason"),
+        )
+
+    def change_access(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        access: str,
+        legal_basis: dict[str, str] | None = None,
+    ) -> None:
+        """Change the access level, e.g. declassify a record before it goes to a historical
+        archive. Custodian only, on an authorising decision (its legal basis is required)."""
+        self._alive()
+        self._custodian(actor)
+        check_choice(access, "access", ACCESS_LEVELS)
+        if access == self.metadata["access"]:
+            raise errors.InvalidInputError("the record already has that access level",
+                                           access=access)
+        if legal_basis is None:
+            raise errors.InvalidInputError("changing the access level needs a legal basis")
+        self._next(
+            self.AccessChanged, actor=actor.as_dict(), timestamp=at, access=access,
+            previous=self.metadata["access"], legal_basis=check_legal_basis(legal_basis),
         )
 
     # -- appraise -------------------------------------------------------------------------

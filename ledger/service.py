@@ -206,6 +206,7 @@ ACTIONS: dict[str, Handler] = {
     "record.transfer.initiate": _on_record("initiate_transfer"),
     "record.transfer.receive": _on_record("receive_transfer"),
     "record.transfer.reject": _on_record("reject_transfer"),
+    "record.access.change": _on_record("change_access"),
     "record.appraise": _on_record("appraise"),
     "record.hold.place": _on_record("place_hold"),
     "record.hold.release": _on_record("release_hold"),

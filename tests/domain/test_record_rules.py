@@ -678,6 +678,9 @@ AFTER_DESTRUCTION: dict[str, Any] = {
     "reject_transfer": lambda b, r, d: r.reject_transfer(
         actor=b.ARCHIVIST, at=b.T_AFTER, transfer="NL-2022-01", reason="x"),
     "appraise": lambda b, r, d: b.appraise(r, "retain", 10, at=b.T_AFTER),
+    "change_access": lambda b, r, d: r.change_access(
+        actor=b.CLERK, at=b.T_AFTER, access="classified",
+        legal_basis={"number": "1/QĐ", "code": "1/QĐ", "date": "2040-01-01"}),
     "place_hold": lambda b, r, d: b.hold(r, at=b.T_AFTER),
     "release_hold": lambda b, r, d: r.release_hold(
         actor=b.INSPECTOR, at=b.T_AFTER, hold="H-1", reason="x"),
@@ -873,3 +876,43 @@ def test_an_event_that_does_not_link_to_its_predecessor_stops_the_replay(build: 
     with pytest.raises(DomainError) as info:
         forged.mutate(replayed)
     assert info.value.code == "chain_broken"
+
+
+LEGAL = {"number": "07/QĐ-BCY", "code": "07/QĐ-BCY", "date": "2022-04-01"}
+
+
+def test_a_declassified_record_may_go_to_a_historical_archive(build: Builder) -> None:
+    record = build.issued(access="classified")
+    record.change_access(actor=build.CLERK, at=build.T_TRANSFER, access="open", legal_basis=LEGAL)
+    assert build.last_type(record) == "record.access_changed"
+    assert record.metadata["access"] == "open"
+    record.initiate_transfer(
+        actor=build.CLERK, at=build.T_TRANSFER,
+        **build.transfer(destination=build.HISTORICAL, destination_kind="historical_archive"),
+    )
+    assert build.last_type(record) == "record.transfer_initiated"
+
+
+def test_access_changes_only_by_the_custodian_on_a_legal_basis(build: Builder) -> None:
+    record = build.issued(access="classified")
+    with build.refused("not_custodian", record):
+        record.change_access(actor=build.OUTSIDER, at=build.T_TRANSFER, access="open",
+                             legal_basis=LEGAL)
+    with build.refused("invalid_input", record):
+        record.change_access(actor=build.CLERK, at=build.T_TRANSFER, access="open")
+    with build.refused("invalid_input", record):
+        record.change_access(actor=build.CLERK, at=build.T_TRANSFER, access="classified",
+                             legal_basis=LEGAL)
+    with build.refused("invalid_input", record):
+        record.change_access(actor=build.CLERK, at=build.T_TRANSFER, access="secret",
+                             legal_basis=LEGAL)
+
+
+def test_a_destruction_approval_lapses_when_custody_changes(build: Builder) -> None:
+    record = build.approved()
+    record.initiate_transfer(actor=build.CLERK, at=build.T_APPROVE, **build.transfer())
+    record.receive_transfer(actor=build.ARCHIVIST, at=build.T_APPROVE, **build.receipt())
+    assert record.custodian == build.ARCHIVE
+    assert record.destruction is None
+    with build.refused("destruction_not_approved", record):
+        record.destroy(actor=build.ARCHIVIST, at=build.T_DESTROY, minutes="BB", replicas_purged=0)
