@@ -40,7 +40,7 @@ from ledger.tree import consistency_proof, inclusion_proof
 from verifiers.merkle import CompactRange
 
 ACTOR = Actor("bench", "agency", "000.00.00.G01")
-INTEGRATE_EVERY = 5000  # events between integrator runs (a server integrates its backlog)
+INTEGRATE_EVERY = 10_000  # events between integrator runs (a server integrates its backlog)
 
 
 class BareRecord(Aggregate):

@@ -274,6 +274,9 @@ class LogStore:
                     self.database.path, isolation_level=None, check_same_thread=False, timeout=60
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
+                # 64 MiB of page cache (the default is 2 MiB): the tree and the content
+                # references grow with the log, and their pages are read on every append.
+                conn.execute("PRAGMA cache_size = -65536")
                 self._conn = conn
         return self._conn
 
