@@ -397,11 +397,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (DomainError, VerificationError, _Fail) as exc:
+    except (DomainError, VerificationError) as exc:
+        click.echo(f"error: {exc.diagnostics()}", err=True)  # code: message (evidence)
+        sys.exit(EXIT_FAILED)
+    except _Fail as exc:
         click.echo(f"error: {exc.code}: {exc.message}", err=True)
-        evidence = getattr(exc, "evidence", None)
-        if evidence:
-            click.echo(f"  {json.dumps(evidence, ensure_ascii=False, default=str)}", err=True)
         sys.exit(EXIT_FAILED)
     except (psycopg.Error, sqlite3.Error, PersistenceError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
