@@ -61,8 +61,8 @@ class Integrator:
             edge = compact_range(tx, size)
             leaves: list[tuple[int, int, bytes]] = []
             nodes: list[tuple[int, int, bytes]] = []
-            refs: list[tuple[str, str]] = []
-            destroyed: list[str] = []
+            created: list[tuple[str, str, str | None, str, str, int]] = []
+            later: list[tuple[str, str, bytes, int]] = []  # receipts and destructions, in order
             for notification_id, record, version, state in events:
                 tail = _tail(state)
                 if tail.get("record", "").replace("-", "") != record or (
@@ -72,20 +72,28 @@ class Integrator:
                         "stored event bytes belong to another event",
                         notification_id=notification_id,
                     )
-                kind = tail.get("type")
+                kind, index = tail.get("type"), edge.size
                 if kind == "record.created":
-                    refs.append((_content_digest(state), str(UUID(record))))
-                elif kind == "record.destroyed":
-                    destroyed.append(str(UUID(record)))
-                for level, index, node in edge.append(leaf_hash(state)):
+                    agency = _actor_agency(state)
+                    created.append((tail["record"], "record", _content_digest(state), agency,
+                                    agency, index))
+                elif kind == "dossier.opened":
+                    agency = _actor_agency(state)
+                    created.append((tail["record"], "dossier", None, agency, agency, index))
+                elif kind in ("record.transfer_received", "record.destroyed"):
+                    later.append((kind, tail["record"], state, index))
+                for level, node_index, node in edge.append(leaf_hash(state)):
                     if level == 0:
-                        leaves.append((index, notification_id, node))
+                        leaves.append((node_index, notification_id, node))
                     else:
-                        nodes.append((level, index, node))
+                        nodes.append((level, node_index, node))
             tx.append(leaves, nodes)
-            tx.add_content_refs(refs)
-            for record in destroyed:
-                tx.drop_content_refs(record)
+            tx.add_records(created)
+            for kind, record_id, state, index in later:
+                if kind == "record.destroyed":
+                    tx.destroyed(record_id, index)
+                else:  # custody moves to the receiver: only the destination may receive
+                    tx.set_custodian(record_id, _actor_agency(state))
             return size, len(events)
 
     def purge(self) -> list[str]:
@@ -116,6 +124,16 @@ def _tail(state: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CorruptStoreError("stored event is not an envelope")
     return value
+
+
+_ACTOR_AGENCY = b'{"actor":{"agency":"'  # every envelope opens with its actor's agency
+
+
+def _actor_agency(state: bytes) -> str:
+    if not state.startswith(_ACTOR_AGENCY):
+        raise CorruptStoreError("event does not open with its actor")
+    start = len(_ACTOR_AGENCY)
+    return state[start : state.index(b'"', start)].decode("ascii")
 
 
 def _content_digest(state: bytes) -> str:

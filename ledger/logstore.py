@@ -6,9 +6,14 @@
   proof reads O(log n) rows and nothing is ever rebuilt.
 - `stele_checkpoints(size, root, note, cut_at)`: at most one per size.
 - `stele_meta(name, value)`: the log's identity (origin, verifier key), fixed on first run.
-- `stele_content_refs(digest, record)`: which live records hold which content, and
-  `stele_purges(digest)`: content to delete now that no live record holds it. The integrator
-  keeps both in the same transaction as the leaves, so a crash never loses a purge.
+- `stele_records(id, kind, digest, creator, custodian, first_leaf, destroyed_leaf)`: one row
+  per record or dossier, kept by the integrator in the leaves' transaction: for listing by
+  agency, finding records by content digest, and knowing which content live records hold.
+  The events remain the truth; this is derived from them.
+- `stele_principals`, `stele_idempotency`: who may call the API (token hashes only), and the
+  first answer to each idempotent request.
+- `stele_purges(digest)`: content to delete now that no live record holds it, queued by the
+  integrator in the same transaction as the leaves, so a crash never loses a purge.
 """
 
 from __future__ import annotations
@@ -34,11 +39,21 @@ _TABLES = [
     " PRIMARY KEY (level, idx)){without_rowid}",
     "CREATE TABLE IF NOT EXISTS {p}stele_checkpoints ("
     " size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, cut_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {p}stele_content_refs ("
-    " digest TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (record, digest)){without_rowid}",
-    "CREATE INDEX IF NOT EXISTS stele_content_refs_digest ON {p}stele_content_refs (digest)",
     "CREATE TABLE IF NOT EXISTS {p}stele_purges (digest TEXT PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS {p}stele_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_principals ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agency TEXT NOT NULL,"
+    " token_hash {blob} NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_idempotency ("
+    " principal TEXT NOT NULL, key TEXT NOT NULL, request_hash {blob} NOT NULL,"
+    " status INTEGER, response TEXT, created_at TEXT NOT NULL, PRIMARY KEY (principal, key))",
+    "CREATE TABLE IF NOT EXISTS {p}stele_records ("
+    " id TEXT PRIMARY KEY, kind TEXT NOT NULL, digest TEXT, creator TEXT NOT NULL,"
+    " custodian TEXT NOT NULL, first_leaf BIGINT NOT NULL, destroyed_leaf BIGINT)",
+    "CREATE INDEX IF NOT EXISTS stele_records_digest ON {p}stele_records (digest)",
+    "CREATE INDEX IF NOT EXISTS stele_records_custodian ON {p}stele_records (custodian, first_leaf)",
+    "CREATE INDEX IF NOT EXISTS stele_records_creator ON {p}stele_records (creator, first_leaf)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS stele_records_leaf ON {p}stele_records (first_leaf)",
 ]
 
 
@@ -218,29 +233,65 @@ class Tx:
         return str(self.execute(f"SELECT value FROM {p}stele_meta WHERE name = ?",
                                 (name,)).fetchone()[0])
 
-    # -- content references --------------------------------------------------------------------
-    def add_content_refs(self, rows: list[tuple[str, str]]) -> None:
-        # A record is created once, so its (record, digest) pair is new: a plain bulk insert.
-        self._insert("stele_content_refs", ("digest", "record"), rows)
+    # -- the records projection ---------------------------------------------------------------
+    def add_records(self, rows: list[tuple[str, str, str | None, str, str, int]]) -> None:
+        """(id, kind, digest, creator, custodian, first leaf) of newly created aggregates."""
+        self._insert("stele_records",
+                     ("id", "kind", "digest", "creator", "custodian", "first_leaf"), rows)
 
-    def drop_content_refs(self, record: str) -> None:
-        """Forget a destroyed record's content; queue each digest no live record still holds."""
+    def set_custodian(self, record: str, custodian: str) -> None:
+        self.execute(f"UPDATE {self._p}stele_records SET custodian = ? WHERE id = ?",
+                     (custodian, record))
+
+    def destroyed(self, record: str, leaf: int) -> None:
+        """Mark a record destroyed; queue its content for purging if no live record holds it."""
         p = self._p
-        digests = [
-            str(r[0])
-            for r in self.execute(
-                f"SELECT digest FROM {p}stele_content_refs WHERE record = ?", (record,)
-            ).fetchall()
-        ]
-        self.execute(f"DELETE FROM {p}stele_content_refs WHERE record = ?", (record,))
-        for digest in digests:
-            if self.execute(
-                f"SELECT 1 FROM {p}stele_content_refs WHERE digest = ? LIMIT 1", (digest,)
-            ).fetchone() is None:
-                self.execute(
-                    f"INSERT INTO {p}stele_purges (digest) VALUES (?) ON CONFLICT DO NOTHING",
-                    (digest,),
-                )
+        self.execute(f"UPDATE {p}stele_records SET destroyed_leaf = ? WHERE id = ?",
+                     (leaf, record))
+        row = self.execute(f"SELECT digest FROM {p}stele_records WHERE id = ?",
+                           (record,)).fetchone()
+        if row is None or row[0] is None:
+            return
+        live = self.execute(
+            f"SELECT 1 FROM {p}stele_records WHERE digest = ? AND destroyed_leaf IS NULL LIMIT 1",
+            (row[0],),
+        ).fetchone()
+        if live is None:
+            self.execute(
+                f"INSERT INTO {p}stele_purges (digest) VALUES (?) ON CONFLICT DO NOTHING",
+                (row[0],),
+            )
+
+    def records_by_digest(self, digest: str) -> list[tuple[str, int | None]]:
+        """(record id, destroyed leaf) of every record registered with this content."""
+        rows = self.execute(
+            f"SELECT id, destroyed_leaf FROM {self._p}stele_records WHERE digest = ?"
+            " ORDER BY first_leaf", (digest,),
+        ).fetchall()
+        return [(str(r[0]), None if r[1] is None else int(r[1])) for r in rows]
+
+    def list_records(self, *, agency: str | None, kind: str, after: int,
+                     limit: int) -> list[tuple[str, str, str, int, int | None]]:
+        """(id, creator, custodian, first leaf, destroyed leaf), in log order after `after`;
+        with `agency`, only those it created or holds."""
+        sql = (f"SELECT id, creator, custodian, first_leaf, destroyed_leaf FROM"
+               f" {self._p}stele_records WHERE kind = ? AND first_leaf > ?")
+        params: list[Any] = [kind, after]
+        if agency is not None:
+            sql += " AND (creator = ? OR custodian = ?)"
+            params += [agency, agency]
+        rows = self.execute(sql + " ORDER BY first_leaf LIMIT ?", (*params, limit)).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3]), None if r[4] is None else int(r[4]))
+                for r in rows]
+
+    def record_row(self, record: str) -> tuple[str, str, str | None, str, str] | None:
+        """(kind, id, digest, creator, custodian) of one record, if integrated."""
+        row = self.execute(
+            f"SELECT kind, id, digest, creator, custodian FROM {self._p}stele_records"
+            " WHERE id = ?", (record,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]),
+                                         None if row[2] is None else str(row[2]),
+                                         str(row[3]), str(row[4]))
 
     def pending_purges(self) -> list[str]:
         return [str(r[0]) for r in self.execute(f"SELECT digest FROM {self._p}stele_purges")]
