@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from ledger.content import ContentStore
 from ledger.errors import CorruptStoreError

@@ -51,7 +51,8 @@ _TABLES = [
     " id TEXT PRIMARY KEY, kind TEXT NOT NULL, digest TEXT, creator TEXT NOT NULL,"
     " custodian TEXT NOT NULL, first_leaf BIGINT NOT NULL, destroyed_leaf BIGINT)",
     "CREATE INDEX IF NOT EXISTS stele_records_digest ON {p}stele_records (digest)",
-    "CREATE INDEX IF NOT EXISTS stele_records_custodian ON {p}stele_records (custodian, first_leaf)",
+    "CREATE INDEX IF NOT EXISTS stele_records_custodian"
+    " ON {p}stele_records (custodian, first_leaf)",
     "CREATE INDEX IF NOT EXISTS stele_records_creator ON {p}stele_records (creator, first_leaf)",
     "CREATE UNIQUE INDEX IF NOT EXISTS stele_records_leaf ON {p}stele_records (first_leaf)",
 ]

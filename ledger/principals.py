@@ -18,7 +18,7 @@ from ledger.errors import NotFoundError
 from ledger.logstore import LogStore
 
 ROLES = ("agency", "archivist", "auditor", "inspector", "committee", "admin")
-TOKEN_PREFIX = "stl_"
+TOKEN_PREFIX = "stl_"  # noqa: S105 - a prefix that marks Stele tokens, not a secret
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Principals:
         if role not in ROLES:
             raise InvalidInputError(f"role must be one of {ROLES}", role=role)
         check_agency_code(agency, "agency")
-        token = TOKEN_PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        random = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        token = TOKEN_PREFIX + random
         principal = Principal(id="p_" + secrets.token_hex(8), name=name, role=role,
                               agency=agency, created_at=datetime.now(UTC).isoformat())
         with self.store.transaction() as tx:
