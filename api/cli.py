@@ -363,6 +363,76 @@ def _register_actions() -> None:
 _register_actions()
 
 
+# -- serve and principals ---------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (use PostgreSQL for more than one).")
+@store_options
+def serve(store: StoreOptions, host: str, port: int, workers: int) -> None:
+    """Run the HTTP API, with the log worker integrating and checkpointing in the background."""
+    import uvicorn
+
+    settings = store.settings()
+    if workers > 1 and settings.database.kind == "sqlite":
+        raise _Fail("bad_config", "several workers need PostgreSQL (STELE_DATABASE_URL)")
+    with open_ledger(store) as ledger:
+        if not ledger.principals.list():
+            principal, token = ledger.principals.add(name="first admin", role="admin",
+                                                     agency="000.00.00.A00")
+            click.echo(f"No principals yet: made admin {principal.id}. Its token, shown once:\n"
+                       f"  {token}\nMake an agency principal with it:\n"
+                       f"  curl -s -X POST http://{host}:{port}/v1/principals "
+                       f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json'"
+                       ' -d \'{"name": "records office", "role": "agency",'
+                       ' "agency": "000.00.00.G01"}\'', err=True)
+    click.echo(f"Stele API on http://{host}:{port} (OpenAPI at /docs), ledger "
+               f"{settings.database.url}", err=True)
+    # Children read the same settings from the environment.
+    os.environ["STELE_DATA_DIR"] = str(settings.data_dir)
+    if store.db:
+        os.environ["STELE_DATABASE_URL"] = store.db
+    uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", timeout_graceful_shutdown=30)
+
+
+@cli.group()
+def principal() -> None:
+    """API principals: add (the token is printed once), list, revoke."""
+
+
+@principal.command("add")
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(
+    ["agency", "archivist", "auditor", "inspector", "committee", "admin"]))
+@click.option("--agency", required=True, help="13-character agency code.")
+@store_options
+def principal_add(store: StoreOptions, name: str, role: str, agency: str) -> None:
+    """Print {"principal": {...}, "token": "stl_..."}; the token is not stored in clear."""
+    with open_ledger(store) as ledger:
+        created, token = ledger.principals.add(name=name, role=role, agency=agency)
+    emit({"principal": created.as_json(), "token": token})
+
+
+@principal.command("list")
+@store_options
+def principal_list(store: StoreOptions) -> None:
+    """JSON lines, one per principal (never a token)."""
+    with open_ledger(store) as ledger:
+        for p in ledger.principals.list():
+            emit(p.as_json())
+
+
+@principal.command("revoke")
+@click.argument("principal_id")
+@store_options
+def principal_revoke(store: StoreOptions, principal_id: str) -> None:
+    """Revoke a principal: its token stops working at once."""
+    with open_ledger(store) as ledger:
+        emit(ledger.principals.revoke(principal_id).as_json())
+
+
 # -- bench ------------------------------------------------------------------------------------
 @cli.command()
 @click.option("--events", default=100_000, show_default=True, type=click.IntRange(1000))

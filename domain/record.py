@@ -93,6 +93,7 @@ class Record(ChainedAggregate):
             aggregate.schedule = self.schedule
             aggregate.content = self.content
             aggregate.custodian = self.custodian
+            aggregate.creator = self.custodian  # the registering agency, for its own reads
             aggregate.dossier = None
             aggregate.signatures = []
             aggregate.transfer = None
@@ -238,6 +239,7 @@ class Record(ChainedAggregate):
         schedule: str
         content: dict[str, Any]
         custodian: str
+        creator: str
         dossier: dict[str, str] | None
         signatures: list[dict[str, Any]]
         transfer: dict[str, Any] | None

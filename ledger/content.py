@@ -53,6 +53,16 @@ class ContentStore:
             raise
         return digest
 
+    def adopt(self, tmp: str, digest: str) -> None:
+        """Move a fully written, fsynced temporary file (in this store's root) into place as
+        `digest`; the caller computed the digest while writing it."""
+        path = Path(self._path(digest))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, path)
+
+    def path_of(self, digest: str) -> str:
+        return self._path(digest)
+
     def get(self, digest: str) -> bytes:
         try:
             return Path(self._path(digest)).read_bytes()

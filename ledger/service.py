@@ -41,6 +41,7 @@ from ledger.errors import (
 from ledger.integrator import Integrated, Integrator
 from ledger.keys import LogKey
 from ledger.logstore import LogStore
+from ledger.principals import Principals
 from ledger.tree import consistency_proof, inclusion_proof, root_at
 from verifiers.canonical import b64, event_hash
 from verifiers.note import parse_verifier_key
@@ -262,6 +263,7 @@ class Ledger:
         self.content = ContentStore(settings.data_dir / "content")
         self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
         self._check_identity()
+        self.principals = Principals(self.store)
         self.integrator = Integrator(self.store, self.content)
         self.checkpointer = Checkpointer(
             self.store, self.key, settings.origin, settings.checkpoint_every,

@@ -1,0 +1,75 @@
+"""Idempotency-Key: a retry returns the first answer and writes nothing twice.
+
+The first request with a key claims it (a row with no answer yet), runs, and stores its answer
+(success or refusal). A retry with the same key and the same body gets that answer again; with
+another body, 422 `idempotency_key_reused`; while the first is still running, 409
+`idempotency_in_progress`. A claim whose request died without an answer (a crash between the
+ledger write and storing the answer) is released after STALE seconds; the retry then runs
+again, and the ledger's own rules make that safe for creates (same registration, same id:
+`duplicate`) and for any request sent with If-Match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.problems import ApiError
+from ledger.logstore import LogStore
+
+STALE = timedelta(seconds=60)
+MAX_KEY = 200
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: Any
+
+
+class Idempotency:
+    def __init__(self, store: LogStore) -> None:
+        self.store = store
+
+    def claim(self, principal: str, key: str, request: bytes) -> Replay | None:
+        """Claim `key` for this request; or the stored answer of the first one."""
+        if not key or len(key) > MAX_KEY:
+            raise ApiError("invalid_input", f"Idempotency-Key must be 1 to {MAX_KEY} characters")
+        digest = hashlib.sha256(request).digest()
+        now = datetime.now(UTC)
+        p = self.store.prefix
+        with self.store.transaction(exclusive=True) as tx:
+            row = tx.execute(
+                f"SELECT request_hash, status, response, created_at FROM {p}stele_idempotency"
+                " WHERE principal = ? AND key = ?", (principal, key)).fetchone()
+            if row is None:
+                tx.execute(f"INSERT INTO {p}stele_idempotency"
+                           " (principal, key, request_hash, created_at) VALUES (?, ?, ?, ?)",
+                           (principal, key, digest, now.isoformat()))
+                return None
+            if bytes(row[0]) != digest:
+                raise ApiError("idempotency_key_reused",
+                               "this Idempotency-Key was used with another request")
+            if row[1] is not None:
+                return Replay(int(row[1]), json.loads(row[2]))
+            if now - datetime.fromisoformat(str(row[3])) < STALE:
+                raise ApiError("idempotency_in_progress",
+                               "the first request with this key is still running; retry later")
+            tx.execute(f"UPDATE {p}stele_idempotency SET created_at = ?"
+                       " WHERE principal = ? AND key = ?", (now.isoformat(), principal, key))
+            return None
+
+    def answer(self, principal: str, key: str, status: int, body: Any) -> None:
+        with self.store.transaction() as tx:
+            tx.execute(f"UPDATE {self.store.prefix}stele_idempotency SET status = ?, response = ?"
+                       " WHERE principal = ? AND key = ?",
+                       (status, json.dumps(body, ensure_ascii=False), principal, key))
+
+    def release(self, principal: str, key: str) -> None:
+        """Forget a claim whose request failed unexpectedly, so a retry runs again."""
+        with self.store.transaction() as tx:
+            tx.execute(f"DELETE FROM {self.store.prefix}stele_idempotency"
+                       " WHERE principal = ? AND key = ? AND status IS NULL", (principal, key))

@@ -1,0 +1,61 @@
+"""The Merkle log: checkpoints, the key, proofs (public), leaves (auditors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from api.deps import CurrentPrincipal, LedgerDep, allow
+from api.policy import LOG_LEAVES
+from api.problems import ApiError
+from verifiers.canonical import b64
+
+router = APIRouter(prefix="/v1/log", tags=["log"])
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse,
+            summary="The signed checkpoint note (C2SP tlog-checkpoint), byte for byte")
+def checkpoint(ledger: LedgerDep,
+               size: Annotated[int | None, Query(ge=1)] = None) -> PlainTextResponse:
+    cp = ledger.checkpointer.latest() if size is None else ledger.checkpointer.at(size)
+    if cp is None:
+        raise ApiError("no_checkpoint", "no checkpoint" + (f" of size {size}" if size else " yet"))
+    return PlainTextResponse(cp.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/key", response_class=PlainTextResponse, summary="The checkpoint verifier key")
+def key(ledger: LedgerDep) -> PlainTextResponse:
+    return PlainTextResponse(ledger.key.verifier + "\n")
+
+
+@router.get("/proof/inclusion", summary="RFC 9162 inclusion proof")
+def inclusion(ledger: LedgerDep, index: Annotated[int, Query(ge=0)],
+              size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    if size is None:
+        latest = ledger.checkpointer.latest()
+        size = latest.size if latest else ledger.size()
+    return ledger.prove_inclusion(index, size)
+
+
+@router.get("/proof/consistency", summary="RFC 9162 consistency proof")
+def consistency(ledger: LedgerDep, first: Annotated[int, Query(ge=0)],
+                second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    return ledger.prove_consistency(first, second)
+
+
+@router.get("/leaves", summary="Leaf bytes (canonical events), for auditors")
+def leaves(principal: CurrentPrincipal, ledger: LedgerDep, start: Annotated[int, Query(ge=0)],
+           end: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+    allow(principal, LOG_LEAVES, "read leaves")
+    if end - start > 1000:
+        raise ApiError("out_of_range", "at most 1000 leaves per request", start=start, end=end)
+    return {"leaves": [{"index": i, "leaf": b64(leaf)} for i, leaf in ledger.leaves(start, end)]}
+
+
+@router.get("/status", summary="Size, latest checkpoint, backlogs")
+def status(ledger: LedgerDep) -> dict[str, Any]:
+    out = ledger.status()
+    out.pop("database", None)  # deployment detail, not for the public
+    return out

@@ -1,0 +1,146 @@
+"""Records and dossiers: every lifecycle action, the batch endpoint, and reads."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import CurrentPrincipal, LedgerDep
+from api.models import ACTION_MODELS, BatchRequest, WriteResponse, target_of
+from api.policy import READ_ALL, READ_OWN
+from api.problems import ApiError
+from api.writes import expected_version, write
+from ledger.principals import Principal
+from ledger.service import ACTIONS, Command, Ledger
+
+router = APIRouter(prefix="/v1", tags=["records"])
+
+IdempotencyKey = Annotated[str | None, Header(description="Retries with the same key return "
+                                              "the first answer and write nothing twice.")]
+IfMatch = Annotated[str | None, Header(description='The record\'s ETag (its version, e.g. "3"):'
+                                       " refuse with 409 if it changed since.")]
+
+# (path, action, success status) of every write route.
+WRITE_ROUTES: list[tuple[str, str, int]] = [
+    ("/records", "record.create", 201),
+    ("/records/{record}/sign", "record.sign", 200),
+    ("/records/{record}/file", "record.file", 200),
+    ("/records/{record}/transfer", "record.transfer.initiate", 200),
+    ("/records/{record}/transfer/receive", "record.transfer.receive", 200),
+    ("/records/{record}/transfer/reject", "record.transfer.reject", 200),
+    ("/records/{record}/access", "record.access.change", 200),
+    ("/records/{record}/appraise", "record.appraise", 200),
+    ("/records/{record}/holds", "record.hold.place", 200),
+    ("/records/{record}/holds/release", "record.hold.release", 200),
+    ("/records/{record}/destruction/approve", "record.destruction.approve", 200),
+    ("/records/{record}/destruction/execute", "record.destruction.execute", 200),
+    ("/dossiers", "dossier.open", 201),
+    ("/dossiers/{dossier}/close", "dossier.close", 200),
+]
+
+
+def _write_endpoint(action: str, status: int) -> Any:
+    model = ACTION_MODELS[action]
+    target = target_of(action)
+
+    def endpoint(request: Request, principal: CurrentPrincipal, ledger: LedgerDep,
+                 body: BaseModel, idempotency_key: IdempotencyKey = None,
+                 if_match: IfMatch = None, **path: str) -> JSONResponse:
+        params = body.model_dump(exclude_unset=False)
+        if target is not None:
+            params[target] = path[target]
+        command = Command(action, params, expected_version(if_match))
+        fingerprint = f"{request.url.path}\n{body.model_dump_json()}"
+        return write(ledger, request.app.state.idempotency, principal, [command],
+                     key=idempotency_key, fingerprint=fingerprint, status=status)
+
+    P = inspect.Parameter
+    params = [
+        P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request),
+        P("principal", P.POSITIONAL_OR_KEYWORD, annotation=CurrentPrincipal),
+        P("ledger", P.POSITIONAL_OR_KEYWORD, annotation=LedgerDep),
+        P("body", P.POSITIONAL_OR_KEYWORD, annotation=model),
+    ]
+    if target is not None:
+        params.append(P(target, P.POSITIONAL_OR_KEYWORD, annotation=str))
+    params += [
+        P("idempotency_key", P.POSITIONAL_OR_KEYWORD, annotation=IdempotencyKey, default=None),
+        P("if_match", P.POSITIONAL_OR_KEYWORD, annotation=IfMatch, default=None),
+    ]
+
+    def wrapper(**kwargs: Any) -> JSONResponse:
+        path = {target: kwargs.pop(target)} if target is not None else {}
+        return endpoint(**kwargs, **path)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__name__ = action.replace(".", "_")
+    return wrapper
+
+
+for _path, _action, _status in WRITE_ROUTES:
+    router.add_api_route(
+        _path, _write_endpoint(_action, _status), methods=["POST"], status_code=_status,
+        response_model=WriteResponse, summary=_action,
+        description=inspect.getdoc(ACTIONS[_action]) or _action,
+    )
+
+
+@router.post("/batch", response_model=WriteResponse, summary="Up to 1,000 actions, all or nothing")
+def batch(request: Request, principal: CurrentPrincipal, ledger: LedgerDep, body: BatchRequest,
+          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    commands = [Command(a.action, dict(a.params), a.expected_version) for a in body.actions]
+    return write(ledger, request.app.state.idempotency, principal, commands,
+                 key=idempotency_key, fingerprint=f"{request.url.path}\n{body.model_dump_json()}")
+
+
+# -- reads -------------------------------------------------------------------------------------
+def _may_read(principal: Principal, creator: str, custodian: str) -> None:
+    if principal.role in READ_ALL:
+        return
+    if principal.role in READ_OWN and principal.agency in (creator, custodian):
+        return
+    raise ApiError("forbidden", "this record is not your agency's", role=principal.role)
+
+
+def _shown(ledger: Ledger, principal: Principal, record: str) -> dict[str, Any]:
+    shown = ledger.describe(record)
+    state = shown["state"]
+    _may_read(principal, state.get("creator", state["custodian"]), state["custodian"])
+    return shown
+
+
+@router.get("/records/{record}", summary="A record's (or dossier's) state and event chain")
+def get_record(record: str, principal: CurrentPrincipal, ledger: LedgerDep) -> JSONResponse:
+    shown = _shown(ledger, principal, record)
+    return JSONResponse(shown, headers={"ETag": f'"{len(shown["events"])}"'})
+
+
+@router.get("/records/{record}/history", summary="The record's events, as canonical JSON")
+def get_history(record: str, principal: CurrentPrincipal, ledger: LedgerDep) -> dict[str, Any]:
+    shown = _shown(ledger, principal, record)
+    return {"record": shown["id"], "events": shown["events"]}
+
+
+@router.get("/records", summary="Records in log order, by agency, with a cursor")
+def list_records(
+    principal: CurrentPrincipal, ledger: LedgerDep,
+    agency: Annotated[str | None, Query(description="Registered or held by this agency")] = None,
+    kind: Annotated[str, Query(pattern="^(record|dossier)$")] = "record",
+    cursor: Annotated[int, Query(ge=-1, description="`next` of the previous page")] = -1,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    if principal.role not in READ_ALL:
+        if principal.role not in READ_OWN:
+            raise ApiError("forbidden", f"role {principal.role!r} may not list records")
+        if agency not in (None, principal.agency):
+            raise ApiError("forbidden", "you may list only your agency's records")
+        agency = principal.agency
+    with ledger.store.transaction() as tx:
+        rows = tx.list_records(agency=agency, kind=kind, after=cursor, limit=limit)
+    items = [{"id": r[0], "creator": r[1], "custodian": r[2], "first_leaf": r[3],
+              "destroyed": r[4] is not None} for r in rows]
+    return {"items": items, "next": rows[-1][3] if len(rows) == limit else None}

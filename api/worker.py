@@ -1,0 +1,56 @@
+"""The log worker: integrates new events and cuts checkpoints, in the server's background.
+
+It has its own Ledger (its own connections), so request handlers never wait on it. Several
+server processes may each run one: the integrator's exclusive transaction serialises them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+
+from ledger.config import Settings
+from ledger.service import Ledger
+
+log = structlog.get_logger("stele.log")
+
+
+class LogWorker:
+    def __init__(self, settings: Settings, period: float = 0.1) -> None:
+        self.settings = settings
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stele-log", daemon=True)
+        self.ledger = Ledger(settings)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _step(self) -> None:
+        done = self.ledger.integrate()
+        if done.count:
+            log.info("log.integrated", first_leaf=done.first, count=done.count)
+        cp = self.ledger.checkpoint()
+        if cp is not None:
+            log.info("log.checkpoint", size=cp.size)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._step()
+            except Exception as exc:  # keep serving; the next step retries
+                log.error("log.worker_error", error=f"{type(exc).__name__}: {exc}")
+            self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        """Finish the step under way, then integrate and checkpoint what is left."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            self.ledger.integrate()
+            self.ledger.checkpoint(force=True)
+        finally:
+            self.ledger.close()

@@ -1,0 +1,181 @@
+"""A record's whole life through HTTP, and what the API promises about writes."""
+
+from __future__ import annotations
+
+import base64
+
+from tests.api.conftest import ARCHIVE, Api
+from verifiers.chain import verify_chain
+from verifiers.merkle import verify_inclusion
+from verifiers.note import open_note, parse_checkpoint, parse_verifier_key
+from verifiers.report import Verdict
+
+
+def test_whole_life_over_http(api: Api) -> None:
+    rid = api.create()
+    digest = api.get(f"/v1/records/{rid}", "agency").json()["state"]["content"]["digest"]
+    sign = {"format": "pades", "signed_digest": digest, "signer": "sha-256:" + "b" * 64,
+            "chain": [], "signing_time": "2010-01-05T08:00:00Z",
+            "signature": "sha-256:" + "c" * 64, "validation": {"verdict": "PASSED"}}
+    for signer_class in ("individual", "organization"):
+        answer = api.post(f"/v1/records/{rid}/sign", "agency", {**sign,
+                                                                "signer_class": signer_class})
+        assert answer.status_code == 200, answer.text
+    code = "000.00.00.G01.2010.HS-1"
+    assert api.post("/v1/dossiers", "agency", {"code": code, "title": "Hồ sơ",
+                                               "retention": 10}).status_code == 201
+    assert api.post(f"/v1/records/{rid}/file", "agency", {"dossier": code}).status_code == 200
+    assert api.post(f"/v1/dossiers/{code}/close", "agency", {}).status_code == 200
+    counts = {"dossiers": 1, "documents": 1, "bytes": 10}
+    assert api.post(f"/v1/records/{rid}/transfer", "agency", {
+        "transfer": "T1", "destination": ARCHIVE, "destination_kind": "agency_archive",
+        "registration": "R1", "package_digest": digest, "counts": counts}).status_code == 200
+    received = api.post(f"/v1/records/{rid}/transfer/receive", "archivist", {
+        "transfer": "T1", "package_digest": digest, "counts": counts, "content_digest": digest})
+    assert received.status_code == 200, received.text
+    assert api.post(f"/v1/records/{rid}/holds", "inspector",
+                    {"hold": "H1", "reason": "inspection"}).status_code == 200
+    assert api.post(f"/v1/records/{rid}/holds/release", "inspector",
+                    {"hold": "H1", "reason": "done"}).status_code == 200
+    for path, body in (
+        ("appraise", {"council": "HĐ", "minutes": "BB", "decision": "destroy", "retention": 10}),
+        ("destruction/approve", {"decision": "QĐ-1"}),
+        ("destruction/execute", {"minutes": "BB-2", "replicas_purged": 1}),
+    ):
+        answer = api.post(f"/v1/records/{rid}/{path}", "archivist", body)
+        assert answer.status_code == 200, answer.text
+
+    # The actor of every event is the authenticated principal.
+    history = api.get(f"/v1/records/{rid}/history", "auditor").json()["events"]
+    actors = {e["event"]["actor"]["role"] for e in history}
+    assert actors == {"agency", "archivist", "inspector"}
+    api.ledger.sync()
+    chain = verify_chain([api.ledger.history(rid)[i] for i in range(len(history))])
+    assert chain[-1]["type"] == "record.destroyed"
+
+    # The log, from the public endpoints, verifies with the proof kernel.
+    key = parse_verifier_key(api.client.get("/v1/log/key").text.strip())
+    note = api.client.get("/v1/log/checkpoint").text
+    checkpoint = parse_checkpoint(open_note(note, [key]).text)
+    shown = api.get(f"/v1/records/{rid}", "archivist").json()
+    last = shown["events"][-1]
+    proof = api.client.get("/v1/log/proof/inclusion",
+                           params={"index": last["leaf_index"]}).json()
+    verify_inclusion(last["leaf_index"], checkpoint.size, base64.b64decode(proof["leaf_hash"]),
+                     [base64.b64decode(p) for p in proof["proof"]], checkpoint.root)
+    # The document is purged; the tombstone answers the inspector.
+    assert api.get(f"/v1/content/{digest}", "auditor").status_code == 404
+    verified = api.client.post("/v1/verify", json={"digest": digest}).json()
+    assert verified["registered"]
+    assert verified["records"][0]["status"] == "destroyed"
+    assert api.ledger.audit().bottom_line is Verdict.PASSED
+
+
+def test_idempotent_retry_returns_the_first_answer_and_writes_once(api: Api) -> None:
+    rid = api.create()
+    body = {"hold": "H1", "reason": "r"}
+    first = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k1"})
+    again = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(api.ledger.history(rid)) == 2
+    reused = api.post(f"/v1/records/{rid}/holds", "inspector", {"hold": "H2", "reason": "r"},
+                      **{"Idempotency-Key": "k1"})
+    assert reused.status_code == 422
+    assert reused.json()["code"] == "idempotency_key_reused"
+    # A refusal is an answer too: the retry gets the same refusal.
+    refused = api.post(f"/v1/records/{rid}/holds", "inspector", body,
+                       **{"Idempotency-Key": "k2"})
+    assert refused.status_code == 409 and refused.json()["code"] == "hold_exists"
+    assert api.post(f"/v1/records/{rid}/holds", "inspector", body,
+                    **{"Idempotency-Key": "k2"}).json() == refused.json()
+
+
+def test_if_match_guards_against_concurrent_change(api: Api) -> None:
+    rid = api.create()
+    etag = api.get(f"/v1/records/{rid}", "agency").headers["ETag"]
+    assert etag == '"1"'
+    ok = api.post(f"/v1/records/{rid}/holds", "inspector", {"hold": "H", "reason": "r"},
+                  **{"If-Match": etag})
+    assert ok.status_code == 200
+    stale = api.post(f"/v1/records/{rid}/holds/release", "inspector",
+                     {"hold": "H", "reason": "r"}, **{"If-Match": etag})
+    assert stale.status_code == 409 and stale.json()["code"] == "conflict"
+
+
+def test_errors_are_problem_json_with_stable_codes(api: Api) -> None:
+    missing = api.post("/v1/records/00000000-0000-0000-0000-000000000000/holds", "inspector",
+                       {"hold": "H", "reason": "r"})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "record_not_found"
+    malformed = api.post("/v1/records", "agency", {"metadata": {}, "retention": 10})
+    assert malformed.status_code == 422
+    fields = {e["field"] for e in malformed.json()["errors"]}
+    assert {"schedule", "content"} <= fields
+    smuggled = api.post("/v1/records", "agency", {"metadata": {}, "retention": 10,
+                                                  "schedule": "S", "content": {},
+                                                  "actor": {"id": "someone-else"}})
+    assert smuggled.status_code == 422  # the actor is never taken from the client
+    too_big = api.client.post("/v1/batch", content=b"x" * (5 * 1024 * 1024),
+                              headers=api.headers("agency", **{"Content-Type": "application/json"}))
+    assert too_big.status_code == 413
+    rule = api.post(f"/v1/records/{api.create()}/destruction/approve", "agency",
+                    {"decision": "QĐ"})
+    assert rule.status_code == 409 and rule.json()["code"] == "appraisal_required"
+    assert "Traceback" not in rule.text
+
+
+def test_batch_is_all_or_nothing(api: Api) -> None:
+    rid = api.create()
+    answer = api.post("/v1/batch", "inspector", {"actions": [
+        {"action": "record.hold.place", "params": {"record": rid, "hold": "A", "reason": "r"}},
+        {"action": "record.hold.release", "params": {"record": rid, "hold": "B", "reason": "r"}},
+    ]})
+    assert answer.status_code == 404 and answer.json()["code"] == "hold_not_found"
+    assert len(api.ledger.history(rid)) == 1
+    ok = api.post("/v1/batch", "inspector", {"actions": [
+        {"action": "record.hold.place", "params": {"record": rid, "hold": "A", "reason": "r"}},
+        {"action": "record.hold.release", "params": {"record": rid, "hold": "A", "reason": "r"}},
+    ]})
+    assert ok.status_code == 200 and len(ok.json()["events"]) == 2
+
+
+def test_listing_is_scoped_to_the_agency_and_paginated(api: Api) -> None:
+    mine = [api.create("agency", n) for n in range(3)]
+    theirs = api.create("other", 9)
+    api.ledger.integrate()
+    page = api.get("/v1/records", "agency", limit=2).json()
+    assert [i["id"] for i in page["items"]] == mine[:2]
+    rest = api.get("/v1/records", "agency", limit=2, cursor=page["next"]).json()
+    assert [i["id"] for i in rest["items"]] == mine[2:] and rest["next"] is None
+    assert api.get("/v1/records", "agency", agency="000.00.00.G02").status_code == 403
+    everyone = api.get("/v1/records", "auditor").json()["items"]
+    assert {i["id"] for i in everyone} == {*mine, theirs}
+
+
+def test_content_upload_checks_the_announced_digest(api: Api) -> None:
+    bad = api.client.post("/v1/content", content=b"abc", headers=api.headers(
+        "agency", **{"X-Content-Digest": "sha-256:" + "0" * 64}))
+    assert bad.status_code == 422 and bad.json()["code"] == "digest_mismatch"
+    rid = api.create(data=b"secret minutes")
+    digest = api.get(f"/v1/records/{rid}", "agency").json()["state"]["content"]["digest"]
+    api.ledger.integrate()
+    assert api.get(f"/v1/content/{digest}", "agency").content == b"secret minutes"
+    assert api.get(f"/v1/content/{digest}", "other").status_code == 403
+
+
+def test_principals_admin_and_revocation(api: Api) -> None:
+    made = api.post("/v1/principals", "admin", {"name": "clerk", "role": "agency",
+                                                "agency": "000.00.00.G03"})
+    assert made.status_code == 201
+    token = made.json()["token"]
+    who = made.json()["principal"]["id"]
+    listed = api.get("/v1/principals", "admin").json()["items"]
+    assert who in {p["id"] for p in listed}
+    assert all("token" not in p for p in listed)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/v1/records", headers=auth).status_code == 200
+    assert api.post(f"/v1/principals/{who}/revoke", "admin").status_code == 200
+    assert api.client.get("/v1/records", headers=auth).status_code == 401
