@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test check install clean
+.PHONY: demo serve test check install clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,3 +28,6 @@ check: install
 
 clean:
 	rm -rf $(VENV) stele-data
+
+serve: install
+	$(BIN)/stele serve
