@@ -41,26 +41,31 @@ class Idempotency:
         digest = hashlib.sha256(request).digest()
         now = datetime.now(UTC)
         p = self.store.prefix
-        with self.store.transaction(exclusive=True) as tx:
-            row = tx.execute(
-                f"SELECT request_hash, status, response, created_at FROM {p}stele_idempotency"
-                " WHERE principal = ? AND key = ?", (principal, key)).fetchone()
-            if row is None:
-                tx.execute(f"INSERT INTO {p}stele_idempotency"
-                           " (principal, key, request_hash, created_at) VALUES (?, ?, ?, ?)",
-                           (principal, key, digest, now.isoformat()))
+        # No lock beyond the primary key: of two concurrent first requests, one inserts and
+        # the other (after waiting for that commit) sees the claim.
+        with self.store.transaction() as tx:
+            inserted = tx.execute(
+                f"INSERT INTO {p}stele_idempotency (principal, key, request_hash, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (principal, key, digest, now.isoformat())).rowcount
+            if inserted == 1:
                 return None
+            row = tx.execute(
+                f"SELECT request_hash, status, response FROM {p}stele_idempotency"
+                " WHERE principal = ? AND key = ?", (principal, key)).fetchone()
             if bytes(row[0]) != digest:
                 raise ApiError("idempotency_key_reused",
                                "this Idempotency-Key was used with another request")
             if row[1] is not None:
                 return Replay(int(row[1]), json.loads(row[2]))
-            if now - datetime.fromisoformat(str(row[3])) < STALE:
-                raise ApiError("idempotency_in_progress",
-                               "the first request with this key is still running; retry later")
-            tx.execute(f"UPDATE {p}stele_idempotency SET created_at = ?"
-                       " WHERE principal = ? AND key = ?", (now.isoformat(), principal, key))
-            return None
+            taken = tx.execute(
+                f"UPDATE {p}stele_idempotency SET created_at = ? WHERE principal = ? AND key = ?"
+                " AND status IS NULL AND created_at < ?",
+                (now.isoformat(), principal, key, (now - STALE).isoformat())).rowcount
+        if taken == 1:
+            return None  # the first request died without an answer: run again
+        raise ApiError("idempotency_in_progress",
+                       "the first request with this key is still running; retry later")
 
     def answer(self, principal: str, key: str, status: int, body: Any) -> None:
         with self.store.transaction() as tx:

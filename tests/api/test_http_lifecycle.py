@@ -179,3 +179,25 @@ def test_principals_admin_and_revocation(api: Api) -> None:
     assert api.client.get("/v1/records", headers=auth).status_code == 200
     assert api.post(f"/v1/principals/{who}/revoke", "admin").status_code == 200
     assert api.client.get("/v1/records", headers=auth).status_code == 401
+
+
+def test_a_claim_without_answer_is_in_progress_then_released_when_stale(api: Api) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    rid = api.create()
+    body = {"hold": "H", "reason": "r"}
+    fingerprint = f"/v1/records/{rid}/holds\n" + (
+        '{"hold":"H","reason":"r","legal_basis":null}')
+    principal = api.ledger.principals.authenticate(api.tokens["inspector"])
+    assert principal is not None
+    idem = api.client.app.state.idempotency  # type: ignore[attr-defined]
+    assert idem.claim(principal.id, "k", fingerprint.encode()) is None  # a request that died
+    busy = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k"})
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
+    old = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    with api.ledger.store.transaction() as tx:
+        tx.execute(f"UPDATE {api.ledger.store.prefix}stele_idempotency SET created_at = ?",
+                   (old,))
+    retried = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k"})
+    assert retried.status_code == 200
+    assert len(api.ledger.history(rid)) == 2
