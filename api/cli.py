@@ -441,9 +441,17 @@ def principal_revoke(store: StoreOptions, principal_id: str) -> None:
 @click.option("--quick", is_flag=True, help="One round instead of three (a smoke run).")
 @click.option("--proof-leaves", default=0, type=click.IntRange(0), show_default=True,
               help="Also time proofs on a synthetic tree of this many leaves (e.g. 1000000).")
+@click.option("--http", "http_seconds", default=0.0, type=click.FloatRange(0),
+              help="Instead: run the HTTP workloads (8 clients) for this many seconds each.")
 @store_options
-def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int) -> None:
+def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int,
+          http_seconds: float) -> None:
     """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    if http_seconds:
+        from api.bench_http import run_http_bench
+
+        emit(run_http_bench(store.settings(), seconds=http_seconds))
+        return
     from ledger.bench import run_bench
 
     emit(run_bench(store.settings(), events=events, batch=batch, quick=quick,
