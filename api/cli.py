@@ -389,7 +389,8 @@ def serve(store: StoreOptions, host: str, port: int, workers: int) -> None:
                        ' "agency": "000.00.00.G01"}\'', err=True)
     click.echo(f"Stele API on http://{host}:{port} (OpenAPI at /docs), ledger "
                f"{settings.database.url}", err=True)
-    # Children read the same settings from the environment.
+    # Children read the same settings from the environment; the tables exist now.
+    os.environ["STELE_CREATE_TABLES"] = "0"
     os.environ["STELE_DATA_DIR"] = str(settings.data_dir)
     if store.db:
         os.environ["STELE_DATABASE_URL"] = store.db

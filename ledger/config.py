@@ -106,6 +106,9 @@ class Settings:
     origin: str = DEFAULT_ORIGIN
     checkpoint_every: int = 1000  # entries
     checkpoint_interval: float = 1.0  # seconds
+    # False in processes started after the tables exist (server workers): concurrent CREATE
+    # statements on PostgreSQL can fail with "tuple concurrently updated" (FIELD-NOTES).
+    create_tables: bool = True
 
     @classmethod
     def from_env(cls, db_url: str | None = None, data_dir: str | None = None) -> Settings:
@@ -127,4 +130,5 @@ class Settings:
             origin=origin,
             checkpoint_every=every,
             checkpoint_interval=interval,
+            create_tables=env.get("STELE_CREATE_TABLES", "1") != "0",
         )
