@@ -31,7 +31,7 @@ from ledger.service import Ledger
 AGENCY = "000.00.00.G01"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -148,8 +148,9 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
     with Ledger(local) as ledger:
         _, token = ledger.principals.add(name="bench", role="agency", agency=AGENCY)
         digest = ledger.put_content(b"bench")
-    port = _free_port()
-    env = dict(os.environ, STELE_DATA_DIR=str(scratch), STELE_DATABASE_URL=_url(local),
+    port = free_port()
+    env = dict(os.environ, STELE_DATA_DIR=str(scratch),
+               STELE_DATABASE_URL=local.database.connect_url(),
                STELE_LOG_ORIGIN=settings.origin, STELE_CHECKPOINT_INTERVAL="0.2")
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
@@ -179,11 +180,3 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
         if schema is not None:
             with psycopg.connect(settings.database.conninfo(), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _url(settings: Settings) -> str:
-    db = settings.database
-    if db.kind == "sqlite":
-        return f"sqlite:///{db.path}"
-    auth = db.user + (f":{db.password}" if db.password else "")
-    return f"postgresql://{auth}@{db.host}:{db.port}/{db.dbname}?schema={db.schema}"

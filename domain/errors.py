@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from verifiers.errors import CodedError
 
 
-class DomainError(Exception):
+class DomainError(CodedError):
     """Root of the domain's errors. `code` is stable: clients and tests match on it."""
 
     code = "domain_error"
-
-    def __init__(self, message: str, **evidence: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.evidence = evidence
-
-    def diagnostics(self) -> str:
-        details = ", ".join(f"{k}={v}" for k, v in self.evidence.items())
-        return f"{self.code}: {self.message}" + (f" ({details})" if details else "")
 
 
 def _error(name: str, code: str, doc: str) -> type[DomainError]:

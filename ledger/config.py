@@ -33,6 +33,13 @@ class Database:
         auth = self.user + (":***" if self.password else "")
         return f"postgresql://{auth}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
 
+    def connect_url(self) -> str:
+        """The URL that reaches this database, password included (for child processes)."""
+        if self.kind == "sqlite":
+            return self.url
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
+
     def conninfo(self) -> str:
         """libpq keyword/value string for psycopg."""
         parts = {

@@ -83,7 +83,4 @@ def settings(database: Database, tmp_path: Path) -> Settings:
 
 def database_url(db: Database) -> str:
     """The URL a subprocess (CLI, writer) is given for `db`."""
-    if db.kind == "sqlite":
-        return f"sqlite:///{db.path}"
-    auth = db.user + (f":{db.password}" if db.password else "")
-    return f"postgresql://{auth}@{db.host}:{db.port}/{db.dbname}?schema={db.schema}"
+    return db.connect_url()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-class VerificationError(Exception):
-    """Root of every error the proof kernel raises; never a builtin exception."""
+class CodedError(Exception):
+    """An error with a stable `code`, the evidence, and one human `diagnostics()` line: the
+    shape of every Stele error (the domain's and the ledger's derive from it too)."""
 
-    code = "verification_failed"
+    code = "error"
 
     def __init__(self, message: str, **evidence: Any) -> None:
         super().__init__(message)
@@ -19,6 +20,12 @@ class VerificationError(Exception):
         """One human line: the code, what is wrong, and the evidence."""
         details = ", ".join(f"{k}={v}" for k, v in self.evidence.items())
         return f"{self.code}: {self.message}" + (f" ({details})" if details else "")
+
+
+class VerificationError(CodedError):
+    """Root of every error the proof kernel raises; never a builtin exception."""
+
+    code = "verification_failed"
 
 
 class MalformedError(VerificationError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.bench_http import free_port
 from ledger.config import Settings
 from ledger.service import Ledger
 from tests.conftest import database_url
@@ -23,19 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_two_workers_share_one_log(settings: Settings) -> None:
     if settings.database.kind != "postgres":
         pytest.skip("several workers need PostgreSQL")
     with Ledger(settings) as ledger:
         _, token = ledger.principals.add(name="w", role="agency", agency="000.00.00.G01")
         digest = ledger.put_content(b"shared")
-    port = _port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_DATA_DIR=str(settings.data_dir),
                STELE_DATABASE_URL=database_url(settings.database),
                STELE_LOG_ORIGIN=settings.origin)
