@@ -1,0 +1,272 @@
+"""Schemathesis against our own OpenAPI, in-process over ASGI: no 5xx, answers match the schema.
+
+Bounded for CI: EXAMPLES cases per operation, per principal (an auditor, then an agency clerk,
+each with a real bearer token) and per generation mode (inputs valid for the schema, then
+invalid ones), on SQLite; about 25 s on two cores. The operations are listed from the app's
+OpenAPI at collection, when no database is opened; the app runs its real lifespan.
+
+Conformance is checked against the app's OpenAPI plus the error answers it really gives and
+does not yet declare (ERRORS below: RFC 9457 problem+json, 401/403/404/...). Those declarations
+belong in api/; `test_openapi_declares_its_error_answers` fails (strict xfail) until they are.
+
+Schemathesis' pytest integration is not used for loading: its fixture-based (lazy) schemas fail
+under pytest 9 (they set `Function._nodeid`), and an eagerly loaded schema would start the app
+at collection. Each operation's `as_strategy()` under Hypothesis' `@given` does the same work.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode, checks
+from schemathesis.python import asgi
+
+from api.app import create_app
+from domain.envelope import Actor
+from ledger.config import Database, Settings
+from ledger.service import Ledger
+
+EXAMPLES = 25
+PRINCIPALS = {"auditor": ("auditor", "000.00.00.K01"), "agency": ("agency", "000.00.00.G01")}
+CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
+          checks.content_type_conformance, checks.response_schema_conformance]
+
+
+def _openapi() -> dict[str, Any]:
+    spec: dict[str, Any] = create_app(Settings(), background=False).openapi()
+    return spec
+
+
+OPERATIONS = sorted((method.upper(), path) for path, ops in _openapi()["paths"].items()
+                    for method in ops)
+
+# -- the error answers each operation gives, which the OpenAPI should declare ----------------
+PROBLEM = "application/problem+json"
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "code": {"type": "string", "pattern": "^[a-z_]+$"}, "detail": {"type": "string"},
+        "evidence": {"type": "object"}, "errors": {"type": "array"},
+        "allowed": {"type": "array"}, "request_id": {"type": ["string", "null"]},
+    },
+}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
+          ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
+          ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify")}
+
+
+def errors_of(method: str, path: str) -> set[int]:
+    """The problem statuses (method, path) answers besides its success and 500."""
+    found: set[int] = set()
+    if (method, path) not in PUBLIC:
+        found |= {401, 403}  # every authenticated route is scoped by role or agency
+    if method == "POST":
+        found |= {413, 422}  # the size limit; a malformed body
+    if (method, path) in {("GET", "/v1/principals"), ("GET", "/healthz"), ("GET", "/readyz"),
+                          ("GET", "/v1/log/key"), ("GET", "/v1/log/status")}:
+        return found | ({503} if path == "/readyz" else set())
+    found.add(422)  # a malformed parameter
+    if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
+                        "/v1/principals/")) or path == "/v1/log/checkpoint":
+        found.add(404)
+    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch")):
+        found.add(409)  # a domain rule, a duplicate, a stale If-Match, a key in flight
+    if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
+        found.add(400)  # out_of_range
+    return found
+
+
+def declared(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with every operation's problem answers declared as problem+json."""
+    out = copy.deepcopy(spec)
+    out.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, ops in out["paths"].items():
+        for method, op in ops.items():
+            for status in errors_of(method.upper(), path):
+                op["responses"][str(status)] = {"description": "RFC 9457 problem",
+                                                "content": {PROBLEM: {"schema": ref}}}
+    return out
+
+
+# -- the app under test ----------------------------------------------------------------------
+@dataclass
+class Target:
+    schema: Any  # schemathesis' OpenApiSchema, bound to the app
+    tokens: dict[str, str]
+
+
+def _seed(ledger: Ledger) -> None:
+    """A few records, a hold and a checkpoint, so that reads and proofs have data."""
+    clerk = Actor("seed", "agency", "000.00.00.G01")
+    for n in range(3):
+        data = f"seed document {n}".encode()
+        digest = ledger.put_content(data)
+        rid = ledger.do(clerk, "record.create", metadata={
+            "doc_type": "Công văn", "number": str(n + 1), "notation": f"{n + 1}/CV",
+            "issued": "2010-01-05", "issuer": clerk.agency, "subject": "Về việc thử",
+            "language": "vi", "pages": 1, "access": "open", "reliability": "born_digital"},
+            retention=10, schedule="S-1",
+            content={"digest": digest, "size": len(data), "media_type": "text/plain"})[0].record
+        if n == 1:
+            ledger.do(Actor("seed", "inspector", "000.00.00.T01"), "record.hold.place",
+                      record=rid, hold="H1", reason="thanh tra")
+    ledger.sync()
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    tmp: Path = tmp_path_factory.mktemp("schemathesis")
+    settings_ = Settings(data_dir=tmp / "data",
+                         database=Database(kind="sqlite", path=tmp / "ledger.sqlite3"),
+                         origin="test.stele/log", checkpoint_every=1000, checkpoint_interval=3600)
+    with Ledger(settings_) as ledger:
+        tokens = {name: ledger.principals.add(name=name, role=role, agency=agency)[1]
+                  for name, (role, agency) in PRINCIPALS.items()}
+        _seed(ledger)
+    app = create_app(settings_, background=False)
+    schema = schemathesis.openapi.from_dict(declared(app.openapi()))
+    schema.app = app  # what openapi.from_asgi does after loading: calls go in-process
+    try:
+        yield Target(schema, tokens)
+    finally:
+        asgi.shutdown_lifespans()  # the app's lifespan started with the first call
+
+
+# Answers of a bug pinned by an xfail test below: such cases are discarded here so that the
+# fuzz run stays green and deterministic. Remove an entry when its bug is fixed (its xfail
+# test then passes, and strict xfail makes that a failure).
+INT64 = 2**63 - 1
+OVERFLOWING = {("GET", "/v1/log/checkpoint"): "size", ("GET", "/v1/records"): "cursor"}
+UNPARSED = {"detail": "There was an error parsing the body"}
+
+
+def _known_bug(method: str, path: str, case: Any, response: Any) -> bool:
+    name = OVERFLOWING.get((method, path))
+    value = (case.query or {}).get(name) if name else None
+    if isinstance(value, int) and not -INT64 - 1 <= value <= INT64:
+        return True  # test_integer_beyond_64_bits_is_refused_not_a_server_error
+    # test_every_error_is_a_problem
+    return bool(response.status_code == 400 and response.json() == UNPARSED)
+
+
+def _fuzz(target: Target, who: str, method: str, path: str, mode: GenerationMode) -> None:
+    operation = target.schema[path][method]
+    headers = {"Authorization": f"Bearer {target.tokens[who]}"}
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(mode, headers=headers), key=st.uuids())
+    def run(case: Any, key: Any) -> None:
+        if method == "POST":  # a fresh key each time: a replayed answer would hide the call
+            case.headers = {**(case.headers or {}), "Idempotency-Key": str(key)}
+        response = case.call()
+        assume(not _known_bug(method, path, case, response))
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+
+
+OPERATION_IDS = [f"{m} {p}" for m, p in OPERATIONS]
+
+
+@pytest.mark.parametrize("who", sorted(PRINCIPALS))
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=OPERATION_IDS)
+def test_valid_inputs(target: Target, who: str, method: str, path: str) -> None:
+    _fuzz(target, who, method, path, GenerationMode.POSITIVE)
+
+
+@pytest.mark.parametrize("who", sorted(PRINCIPALS))
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=OPERATION_IDS)
+def test_invalid_inputs(target: Target, who: str, method: str, path: str) -> None:
+    try:
+        _fuzz(target, who, method, path, GenerationMode.NEGATIVE)
+    except Unsatisfiable:
+        pytest.skip("no input of this operation can be made invalid")
+
+
+# -- what the fuzzing found ------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason=(
+    "integers past 64 bits pass FastAPI's Query(ge=...) (no upper bound) and reach SQLite, "
+    "which raises OverflowError: 500 internal. api/routes/log.py `size`, api/routes/records.py "
+    "`cursor` need le=2**63-1 (or the ledger a range check)"))
+@pytest.mark.parametrize(("path", "name"), sorted((p, n) for (_, p), n in OVERFLOWING.items()))
+def test_integer_beyond_64_bits_is_refused_not_a_server_error(target: Target, path: str,
+                                                              name: str) -> None:
+    case = target.schema[path]["GET"].Case(
+        query={name: 2**64}, headers={"Authorization": f"Bearer {target.tokens['auditor']}"})
+    case.call_and_validate(checks=CHECKS)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "api/app.py maps our errors, validation errors and exceptions to problem+json, but not "
+    "starlette's HTTPException: a body that is not JSON gets FastAPI's 400 "
+    "{'detail': 'There was an error parsing the body'} (application/json, no code), before "
+    "authentication; so do unknown paths (404) and methods (405)"))
+@pytest.mark.parametrize("request_", ["unparseable body", "unknown path", "unknown method"])
+def test_every_error_is_a_problem(target: Target, request_: str) -> None:
+    auth = {"Authorization": f"Bearer {target.tokens['agency']}"}
+    with asgi.get_client(target.schema.app) as client:  # shares the app's running lifespan
+        answer = {
+            "unparseable body": lambda: client.post(
+                "/v1/dossiers", data=b"\xff{", headers={**auth, "Content-Type":
+                                                       "application/json"}),
+            "unknown path": lambda: client.get("/v1/nowhere", headers=auth),
+            "unknown method": lambda: client.delete("/v1/records", headers=auth),
+        }[request_]()
+    assert answer.status_code in (400, 404, 405, 422)
+    assert answer.headers["content-type"] == PROBLEM, answer.text
+    assert answer.json()["code"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "api/ declares only FastAPI's defaults: no 401/403/404/409/400/413/503 answers, and 422 as "
+    "application/json HTTPValidationError ({detail: [..]}) while the API answers RFC 9457 "
+    "application/problem+json ({code, detail: str, errors}); see errors_of() for the list"))
+def test_openapi_declares_its_error_answers() -> None:
+    spec = _openapi()
+    missing = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for status in sorted(errors_of(method.upper(), path)):
+                content = op["responses"].get(str(status), {}).get("content", {})
+                if PROBLEM not in content:
+                    missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "api/app.py declares no securitySchemes (HTTP bearer), so /docs cannot authorize and "
+    "clients cannot tell the public operations from the authenticated ones"))
+def test_openapi_declares_bearer_security() -> None:
+    spec = _openapi()
+    schemes = spec.get("components", {}).get("securitySchemes", {})
+    assert any(s.get("type") == "http" and s.get("scheme") == "bearer" for s in schemes.values())
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert bool(op.get("security") or spec.get("security")) == (
+                (method.upper(), path) not in PUBLIC), f"{method.upper()} {path}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "api/routes/content.py: POST /v1/content reads the raw body but declares no requestBody "
+    "(application/octet-stream), and GET /v1/content/{digest} declares no 200 content; "
+    "generated clients (and schemathesis) never send a document"))
+def test_openapi_declares_content_bodies() -> None:
+    paths = _openapi()["paths"]
+    assert "application/octet-stream" in paths["/v1/content"]["post"].get(
+        "requestBody", {}).get("content", {})
+    assert "application/octet-stream" in paths["/v1/content/{digest}"]["get"]["responses"][
+        "200"].get("content", {})
