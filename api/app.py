@@ -9,13 +9,23 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.idempotency import Idempotency
-from api.problems import domain_error, problem, unexpected_error, validation_error
+from api.openapi import complete
+from api.problems import (
+    domain_error,
+    http_error,
+    problem,
+    unexpected_error,
+    validation_error,
+)
 from api.routes import content, log, principals, records, verify
 from api.worker import LogWorker
 from domain.errors import DomainError
@@ -67,6 +77,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(VerificationError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
 
     @app.middleware("http")
@@ -111,6 +122,15 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     for router in (records.router, content.router, log.router, verify.router,
                    principals.router):
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

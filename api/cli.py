@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -394,6 +395,9 @@ def serve(store: StoreOptions, host: str, port: int, workers: int) -> None:
     os.environ["STELE_DATA_DIR"] = str(settings.data_dir)
     if store.db:
         os.environ["STELE_DATABASE_URL"] = store.db
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to whatever handler
+    # was there before it: make that a clean exit, so supervisors see success.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run("api.app:create_app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", timeout_graceful_shutdown=30)
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 WRITERS = frozenset({"agency", "archivist"})
 
+# Operations anyone may call, without a token: transparency (checkpoints, key, proofs) and the
+# inspectors' document check.
+PUBLIC = frozenset({
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
+    ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
+})
+MAX_INDEX = 2**63 - 1  # leaf indexes, sizes and cursors are BIGINT
+
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "record.create": WRITERS,
     "record.sign": WRITERS,

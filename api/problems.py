@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError
 from verifiers.errors import VerificationError
@@ -70,6 +71,17 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
               for e in exc.errors()]
     fields = ", ".join(e["field"] for e in errors)
     return problem(422, "invalid_input", f"invalid request: {fields}", errors=errors)
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+               415: "unsupported_media_type"}
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path or method, an unparseable body) as problems."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return problem(exc.status_code, code, str(exc.detail))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

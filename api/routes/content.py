@@ -18,7 +18,11 @@ from domain.metadata import check_digest
 router = APIRouter(prefix="/v1/content", tags=["content"])
 
 
-@router.post("", status_code=201, summary="Upload a document; answers its digest")
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.post("", status_code=201, summary="Upload a document; answers its digest",
+             openapi_extra={"requestBody": {"required": True, "content": _BINARY}})
 async def upload(
     request: Request, principal: CurrentPrincipal, ledger: LedgerDep,
     content_digest: Annotated[str | None, Header(
@@ -53,7 +57,8 @@ async def upload(
     return {"digest": digest, "size": size}
 
 
-@router.get("/{digest}", summary="Download a document by digest", response_class=FileResponse)
+@router.get("/{digest}", summary="Download a document by digest", response_class=FileResponse,
+            responses={200: {"content": _BINARY}})
 def download(digest: str, principal: CurrentPrincipal, ledger: LedgerDep) -> FileResponse:
     check_digest(digest, "digest")
     if principal.role not in READ_ALL:

@@ -8,17 +8,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import CurrentPrincipal, LedgerDep, allow
-from api.policy import LOG_LEAVES
+from api.policy import LOG_LEAVES, MAX_INDEX
 from api.problems import ApiError
 from verifiers.canonical import b64
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+Size = Annotated[int | None, Query(ge=1, le=MAX_INDEX)]
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse,
             summary="The signed checkpoint note (C2SP tlog-checkpoint), byte for byte")
 def checkpoint(ledger: LedgerDep,
-               size: Annotated[int | None, Query(ge=1)] = None) -> PlainTextResponse:
+               size: Size = None) -> PlainTextResponse:
     cp = ledger.checkpointer.latest() if size is None else ledger.checkpointer.at(size)
     if cp is None:
         raise ApiError("no_checkpoint", "no checkpoint" + (f" of size {size}" if size else " yet"))
@@ -31,8 +33,8 @@ def key(ledger: LedgerDep) -> PlainTextResponse:
 
 
 @router.get("/proof/inclusion", summary="RFC 9162 inclusion proof")
-def inclusion(ledger: LedgerDep, index: Annotated[int, Query(ge=0)],
-              size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+def inclusion(ledger: LedgerDep, index: Index,
+              size: Size = None) -> dict[str, Any]:
     if size is None:
         latest = ledger.checkpointer.latest()
         size = latest.size if latest else ledger.size()
@@ -40,14 +42,14 @@ def inclusion(ledger: LedgerDep, index: Annotated[int, Query(ge=0)],
 
 
 @router.get("/proof/consistency", summary="RFC 9162 consistency proof")
-def consistency(ledger: LedgerDep, first: Annotated[int, Query(ge=0)],
-                second: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+def consistency(ledger: LedgerDep, first: Index,
+                second: Index) -> dict[str, Any]:
     return ledger.prove_consistency(first, second)
 
 
 @router.get("/leaves", summary="Leaf bytes (canonical events), for auditors")
-def leaves(principal: CurrentPrincipal, ledger: LedgerDep, start: Annotated[int, Query(ge=0)],
-           end: Annotated[int, Query(ge=0)]) -> dict[str, Any]:
+def leaves(principal: CurrentPrincipal, ledger: LedgerDep, start: Index,
+           end: Index) -> dict[str, Any]:
     allow(principal, LOG_LEAVES, "read leaves")
     if end - start > 1000:
         raise ApiError("out_of_range", "at most 1000 leaves per request", start=start, end=end)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, LedgerDep
 from api.models import ACTION_MODELS, BatchRequest, WriteResponse, target_of
-from api.policy import READ_ALL, READ_OWN
+from api.policy import MAX_INDEX, READ_ALL, READ_OWN
 from api.problems import ApiError
 from api.writes import expected_version, write
 from ledger.principals import Principal
@@ -107,6 +107,8 @@ def _may_read(principal: Principal, creator: str, custodian: str) -> None:
 
 
 def _shown(ledger: Ledger, principal: Principal, record: str) -> dict[str, Any]:
+    if principal.role not in READ_ALL | READ_OWN:  # refuse the role before looking anything up
+        raise ApiError("forbidden", f"role {principal.role!r} may not read records")
     shown = ledger.describe(record)
     state = shown["state"]
     _may_read(principal, state.get("creator", state["custodian"]), state["custodian"])
@@ -130,7 +132,8 @@ def list_records(
     principal: CurrentPrincipal, ledger: LedgerDep,
     agency: Annotated[str | None, Query(description="Registered or held by this agency")] = None,
     kind: Annotated[str, Query(pattern="^(record|dossier)$")] = "record",
-    cursor: Annotated[int, Query(ge=-1, description="`next` of the previous page")] = -1,
+    cursor: Annotated[int, Query(ge=-1, le=MAX_INDEX,
+                                 description="`next` of the previous page")] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     if principal.role not in READ_ALL:

@@ -606,10 +606,6 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 NOT_READERS = [r for r in ROLE_NAMES if r not in READERS]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/routes/records.py _shown: ledger.describe() runs before the role check, so a role "
-    "that may not read records gets 404 record_not_found for an unknown id and 403 for a "
-    "known one; the role should be refused first (fail closed)"))
 @pytest.mark.parametrize("role", NOT_READERS)
 def test_role_that_may_not_read_is_refused_before_the_lookup(scene: Scene, role: str) -> None:
     _assert_problem(scene.as_(SPEAKER[role], Call("GET", f"/v1/records/{UNKNOWN}")), 403,
@@ -617,9 +613,10 @@ def test_role_that_may_not_read_is_refused_before_the_lookup(scene: Scene, role:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "record ids derive from (issuer, year, number, notation), so they can be guessed; another "
-    "agency gets 404 record_not_found for an unknown id but 403 (forbidden on reads, "
-    "not_custodian on writes) for a known one, which tells it that the document was registered"))
+    "kept as issue 6 specifies (403 outside the agency), see docs/api.md: record ids derive "
+    "from (issuer, year, number, notation), so another agency can tell a registered document "
+    "(403) from an unregistered one (404); registration numbers of state documents are public, "
+    "but if existence itself must be hidden, answer 404 for both"))
 @pytest.mark.parametrize("how", ["read", "act"])
 def test_stranger_cannot_tell_a_foreign_record_from_a_missing_one(scene: Scene,
                                                                   how: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
@@ -145,21 +145,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         asgi.shutdown_lifespans()  # the app's lifespan started with the first call
 
 
-# Answers of a bug pinned by an xfail test below: such cases are discarded here so that the
-# fuzz run stays green and deterministic. Remove an entry when its bug is fixed (its xfail
-# test then passes, and strict xfail makes that a failure).
+# Query parameters that once overflowed SQLite's 64-bit integers (now bounded by the API).
 INT64 = 2**63 - 1
 OVERFLOWING = {("GET", "/v1/log/checkpoint"): "size", ("GET", "/v1/records"): "cursor"}
-UNPARSED = {"detail": "There was an error parsing the body"}
-
-
-def _known_bug(method: str, path: str, case: Any, response: Any) -> bool:
-    name = OVERFLOWING.get((method, path))
-    value = (case.query or {}).get(name) if name else None
-    if isinstance(value, int) and not -INT64 - 1 <= value <= INT64:
-        return True  # test_integer_beyond_64_bits_is_refused_not_a_server_error
-    # test_every_error_is_a_problem
-    return bool(response.status_code == 400 and response.json() == UNPARSED)
 
 
 def _fuzz(target: Target, who: str, method: str, path: str, mode: GenerationMode) -> None:
@@ -172,9 +160,7 @@ def _fuzz(target: Target, who: str, method: str, path: str, mode: GenerationMode
     def run(case: Any, key: Any) -> None:
         if method == "POST":  # a fresh key each time: a replayed answer would hide the call
             case.headers = {**(case.headers or {}), "Idempotency-Key": str(key)}
-        response = case.call()
-        assume(not _known_bug(method, path, case, response))
-        case.validate_response(response, checks=CHECKS)
+        case.call_and_validate(checks=CHECKS)
 
     run()
 
@@ -198,10 +184,6 @@ def test_invalid_inputs(target: Target, who: str, method: str, path: str) -> Non
 
 
 # -- what the fuzzing found ------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "integers past 64 bits pass FastAPI's Query(ge=...) (no upper bound) and reach SQLite, "
-    "which raises OverflowError: 500 internal. api/routes/log.py `size`, api/routes/records.py "
-    "`cursor` need le=2**63-1 (or the ledger a range check)"))
 @pytest.mark.parametrize(("path", "name"), sorted((p, n) for (_, p), n in OVERFLOWING.items()))
 def test_integer_beyond_64_bits_is_refused_not_a_server_error(target: Target, path: str,
                                                               name: str) -> None:
@@ -210,11 +192,6 @@ def test_integer_beyond_64_bits_is_refused_not_a_server_error(target: Target, pa
     case.call_and_validate(checks=CHECKS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/app.py maps our errors, validation errors and exceptions to problem+json, but not "
-    "starlette's HTTPException: a body that is not JSON gets FastAPI's 400 "
-    "{'detail': 'There was an error parsing the body'} (application/json, no code), before "
-    "authentication; so do unknown paths (404) and methods (405)"))
 @pytest.mark.parametrize("request_", ["unparseable body", "unknown path", "unknown method"])
 def test_every_error_is_a_problem(target: Target, request_: str) -> None:
     auth = {"Authorization": f"Bearer {target.tokens['agency']}"}
@@ -231,10 +208,6 @@ def test_every_error_is_a_problem(target: Target, request_: str) -> None:
     assert answer.json()["code"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/ declares only FastAPI's defaults: no 401/403/404/409/400/413/503 answers, and 422 as "
-    "application/json HTTPValidationError ({detail: [..]}) while the API answers RFC 9457 "
-    "application/problem+json ({code, detail: str, errors}); see errors_of() for the list"))
 def test_openapi_declares_its_error_answers() -> None:
     spec = _openapi()
     missing = []
@@ -247,9 +220,6 @@ def test_openapi_declares_its_error_answers() -> None:
     assert missing == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/app.py declares no securitySchemes (HTTP bearer), so /docs cannot authorize and "
-    "clients cannot tell the public operations from the authenticated ones"))
 def test_openapi_declares_bearer_security() -> None:
     spec = _openapi()
     schemes = spec.get("components", {}).get("securitySchemes", {})
@@ -260,10 +230,6 @@ def test_openapi_declares_bearer_security() -> None:
                 (method.upper(), path) not in PUBLIC), f"{method.upper()} {path}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "api/routes/content.py: POST /v1/content reads the raw body but declares no requestBody "
-    "(application/octet-stream), and GET /v1/content/{digest} declares no 200 content; "
-    "generated clients (and schemathesis) never send a document"))
 def test_openapi_declares_content_bodies() -> None:
     paths = _openapi()["paths"]
     assert "application/octet-stream" in paths["/v1/content"]["post"].get(

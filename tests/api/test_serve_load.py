@@ -370,10 +370,6 @@ def test_load_then_graceful_shutdown(backend: tuple[Settings, dict[str, str]],
     assert not [c for c in contents if c in log], "document content reached the server's log"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "uvicorn (>= 0.29) re-raises the SIGTERM it handled once its graceful shutdown is done, "
-    "so `stele serve` (api/cli.py, uvicorn.run) dies by the signal (exit -15 / 143) instead "
-    "of exiting 0, which scripts and CI steps that check the status read as a failure"))
 def test_sigterm_exits_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELE_")}
     env.update(STELE_DATA_DIR=str(tmp_path / "data"))
