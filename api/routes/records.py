@@ -47,38 +47,36 @@ def _write_endpoint(action: str, status: int) -> Any:
     model = ACTION_MODELS[action]
     target = target_of(action)
 
-    def endpoint(request: Request, principal: CurrentPrincipal, ledger: LedgerDep,
-                 body: BaseModel, idempotency_key: IdempotencyKey = None,
-                 if_match: IfMatch = None, **path: str) -> JSONResponse:
-        params = body.model_dump(exclude_unset=False)
+    def endpoint(**kwargs: Any) -> JSONResponse:
+        request: Request = kwargs["request"]
+        body: BaseModel = kwargs["body"]
+        params = body.model_dump()
         if target is not None:
-            params[target] = path[target]
-        command = Command(action, params, expected_version(if_match))
+            params[target] = kwargs[target]  # from the URL path
+        command = Command(action, params, expected_version(kwargs["if_match"]))
         fingerprint = f"{request.url.path}\n{body.model_dump_json()}"
-        return write(ledger, request.app.state.idempotency, principal, [command],
-                     key=idempotency_key, fingerprint=fingerprint, status=status)
+        return write(kwargs["ledger"], request.app.state.idempotency, kwargs["principal"],
+                     [command], key=kwargs["idempotency_key"], fingerprint=fingerprint,
+                     status=status)
 
+    # FastAPI reads the endpoint's parameters from its signature: declare them, with this
+    # action's body model, since they differ per action.
     P = inspect.Parameter
     params = [
-        P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request),
-        P("principal", P.POSITIONAL_OR_KEYWORD, annotation=CurrentPrincipal),
-        P("ledger", P.POSITIONAL_OR_KEYWORD, annotation=LedgerDep),
-        P("body", P.POSITIONAL_OR_KEYWORD, annotation=model),
+        P("request", P.KEYWORD_ONLY, annotation=Request),
+        P("principal", P.KEYWORD_ONLY, annotation=CurrentPrincipal),
+        P("ledger", P.KEYWORD_ONLY, annotation=LedgerDep),
+        P("body", P.KEYWORD_ONLY, annotation=model),
     ]
     if target is not None:
-        params.append(P(target, P.POSITIONAL_OR_KEYWORD, annotation=str))
+        params.append(P(target, P.KEYWORD_ONLY, annotation=str))
     params += [
-        P("idempotency_key", P.POSITIONAL_OR_KEYWORD, annotation=IdempotencyKey, default=None),
-        P("if_match", P.POSITIONAL_OR_KEYWORD, annotation=IfMatch, default=None),
+        P("idempotency_key", P.KEYWORD_ONLY, annotation=IdempotencyKey, default=None),
+        P("if_match", P.KEYWORD_ONLY, annotation=IfMatch, default=None),
     ]
-
-    def wrapper(**kwargs: Any) -> JSONResponse:
-        path = {target: kwargs.pop(target)} if target is not None else {}
-        return endpoint(**kwargs, **path)
-
-    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    wrapper.__name__ = action.replace(".", "_")
-    return wrapper
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = action.replace(".", "_")
+    return endpoint
 
 
 for _path, _action, _status in WRITE_ROUTES:
