@@ -84,7 +84,7 @@ class _UnitOfWork:
         self.touched: dict[UUID, ChainedAggregate] = {}
         self.created: list[UUID] = []
 
-    def _load(self, aggregate_id: UUID) -> ChainedAggregate | None:
+    def load(self, aggregate_id: UUID) -> ChainedAggregate | None:
         if aggregate_id in self.touched:
             return self.touched[aggregate_id]
         try:
@@ -96,7 +96,7 @@ class _UnitOfWork:
 
     def record(self, value: Any, expected_version: int | None) -> Record:
         rid = _uuid(value, "record")
-        aggregate = self._load(rid)
+        aggregate = self.load(rid)
         if not isinstance(aggregate, Record):
             raise RecordNotFoundError("no record with that id", record=str(rid))
         _expect(aggregate, expected_version)
@@ -105,7 +105,7 @@ class _UnitOfWork:
     def dossier(self, code: Any, expected_version: int | None) -> Dossier:
         if not isinstance(code, str):
             raise InvalidInputError("dossier must be a dossier code", value=code)
-        aggregate = self._load(dossier_id(code))
+        aggregate = self.load(dossier_id(code))
         if not isinstance(aggregate, Dossier):
             raise DossierNotFoundError("no dossier with that code", dossier=code)
         _expect(aggregate, expected_version)
@@ -366,7 +366,7 @@ class Ledger:
         """A record's (or dossier's) current state and its event chain, for `record show`."""
         rid = _uuid(aggregate, "record")
         uow = _UnitOfWork(self.app, self.content)
-        current = uow._load(rid)
+        current = uow.load(rid)
         if current is None:
             raise RecordNotFoundError("no record with that id", record=str(rid))
         indexes = self.leaf_indexes(rid)
