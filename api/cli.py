@@ -438,6 +438,42 @@ def principal_revoke(store: StoreOptions, principal_id: str) -> None:
         emit(ledger.principals.revoke(principal_id).as_json())
 
 
+# -- the development TSA ------------------------------------------------------------------------
+@cli.group()
+def tsa() -> None:
+    """The built-in RFC 3161 time-stamping authority, for development and tests."""
+
+
+@tsa.command("serve")
+@click.option("--port", default=3161, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--data-dir", envvar="STELE_DATA_DIR", default="stele-data", show_default=True)
+def tsa_serve(port: int, data_dir: str) -> None:
+    """Answer application/timestamp-query on http://127.0.0.1:PORT until interrupted."""
+    from pathlib import Path
+
+    from ledger.tsa import TimeStampAuthority, load_or_create
+    from ledger.tsa import serve as serve_tsa
+
+    server = serve_tsa(TimeStampAuthority(load_or_create(Path(data_dir) / "tsa")), port=port)
+    click.echo(f"RFC 3161 TSA on http://127.0.0.1:{port}/ (stele tsa cert: its chain)", err=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+@tsa.command("cert")
+@click.option("--data-dir", envvar="STELE_DATA_DIR", default="stele-data", show_default=True)
+def tsa_cert(data_dir: str) -> None:
+    """The TSA certificate, then its root, as PEM (made on first use)."""
+    from pathlib import Path
+
+    from ledger.tsa import load_or_create
+
+    sys.stdout.write(load_or_create(Path(data_dir) / "tsa").chain_pem().decode())
+
+
 # -- bench ------------------------------------------------------------------------------------
 @cli.command()
 @click.option("--events", default=100_000, show_default=True, type=click.IntRange(1000))
