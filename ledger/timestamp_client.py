@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Protocol
 
 from asn1crypto import cms, core, tsp
 
@@ -29,11 +30,34 @@ class Token:
     nonce: int
 
 
-def request_token(url: str, digest: bytes, *, hash_alg: str = "sha256", timeout: float = 10.0,
-                  attempts: int = 3, backoff: float = 0.5) -> Token:
-    """A token over `digest` from the TSA at `url`; its status, imprint and nonce checked."""
-    if not url.startswith(("http://", "https://")):
-        raise TimestampError(f"TSA URL must be http(s): {url!r}", url=url)
+class Tsa(Protocol):
+    """Somewhere to send a TimeStampReq: a TSA over HTTP, or the built-in one in-process."""
+
+    @property
+    def url(self) -> str: ...
+
+    def exchange(self, query: bytes, timeout: float) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class HttpTsa:
+    url: str
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise TimestampError(f"TSA URL must be http(s): {self.url!r}", url=self.url)
+
+    def exchange(self, query: bytes, timeout: float) -> bytes:
+        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+            self.url, data=query, method="POST", headers={"Content-Type": CONTENT_TYPE})
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return bytes(answer.read(1024 * 1024))
+
+
+def request_token(tsa: Tsa | str, digest: bytes, *, hash_alg: str = "sha256",
+                  timeout: float = 10.0, attempts: int = 3, backoff: float = 0.5) -> Token:
+    """A token over `digest` from `tsa`; its status, imprint and nonce checked."""
+    target: Tsa = HttpTsa(tsa) if isinstance(tsa, str) else tsa
     nonce = secrets.randbits(63)
     query = tsp.TimeStampReq({
         "version": "v1",
@@ -46,14 +70,13 @@ def request_token(url: str, digest: bytes, *, hash_alg: str = "sha256", timeout:
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
         try:
-            request = urllib.request.Request(  # noqa: S310 - http(s) URLs, checked above
-                url, data=query, method="POST", headers={"Content-Type": CONTENT_TYPE})
-            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
-                body = answer.read(1024 * 1024)
-            return Token(der=_token_of(body, digest, hash_alg, nonce), url=url, nonce=nonce)
+            body = target.exchange(query, timeout)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             last = exc  # transient: retry
-    raise TimestampError(f"TSA {url} unreachable after {attempts} attempts: {last}", url=url)
+            continue
+        return Token(der=_token_of(body, digest, hash_alg, nonce), url=target.url, nonce=nonce)
+    raise TimestampError(f"TSA {target.url} unreachable after {attempts} attempts: {last}",
+                         url=target.url)
 
 
 def parse_response(body: bytes) -> tuple[tsp.PKIStatusInfo, cms.ContentInfo | None]:

@@ -199,6 +199,18 @@ class TimeStampAuthority:
         return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
 
+class LocalTsa:
+    """The built-in TSA, called in-process (no HTTP): the embedded default's anchor."""
+
+    url = "builtin:stele-dev-tsa"
+
+    def __init__(self, authority: TimeStampAuthority) -> None:
+        self.authority = authority
+
+    def exchange(self, query: bytes, timeout: float) -> bytes:
+        return self.authority.respond(query)
+
+
 def _rejection(fail: str, text: str) -> bytes:
     """TimeStampResp with only a status (the token is absent, RFC 3161 §2.4.2). asn1crypto's
     TimeStampResp requires the token, so the SEQUENCE is written here."""
