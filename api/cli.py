@@ -106,8 +106,7 @@ def demo(store: StoreOptions, records: int) -> None:
 
     with open_ledger(store) as ledger:
         result = run_demo(ledger, records)
-        ledger.integrate()
-        checkpoint = ledger.checkpoint(force=True) or ledger.checkpointer.latest()
+        checkpoint = ledger.sync()  # integrate, checkpoint, anchor, checkpoint the anchors
         with _bar(ledger.size(), "auditing") as bar:
             report = ledger.audit(progress=bar.update)
         assert checkpoint is not None
@@ -116,6 +115,9 @@ def demo(store: StoreOptions, records: int) -> None:
                    f"lives, {result.events} events in {result.seconds:.2f} s")
         click.echo(f"log: {checkpoint.size} leaves, checkpoint at size {checkpoint.size}, "
                    f"root {b64(checkpoint.root)}")
+        anchoring = ledger.anchoring_status()
+        click.echo(f"anchored: {anchoring['anchored_checkpoints']} checkpoints, "
+                   f"{anchoring['tokens']} RFC 3161 tokens from {', '.join(anchoring['tsas'])}")
         click.echo(f"audit: {report.bottom_line.value} ({report.summary['leaves']} events "
                    f"re-proved in {report.summary['seconds']} s)")
         click.echo(f"ledger: {settings.database.url}; data in {settings.data_dir}/")
@@ -223,6 +225,35 @@ def log_status(store: StoreOptions) -> None:
     """Size, latest checkpoint and integration backlog, as JSON."""
     with open_ledger(store) as ledger:
         emit(ledger.status())
+
+
+@log.command("timestamp")
+@click.option("--size", type=click.IntRange(1), required=True)
+@click.option("--tsa", default=None, help="Which TSA's token (default: the first).")
+@click.option("-o", "--output", type=click.File("wb"), default="-", show_default=True)
+@store_options
+def log_timestamp(store: StoreOptions, size: int, tsa: str | None, output: Any) -> None:
+    """The DER RFC 3161 token of checkpoint SIZE (checks: openssl ts -verify -data NOTE)."""
+    with open_ledger(store) as ledger, ledger.store.transaction() as tx:
+        tokens = [t for t in tx.timestamps(size) if tsa in (None, t[0])]
+    if not tokens:
+        raise _Fail("not_anchored", f"checkpoint {size} has no timestamp"
+                    + (f" from {tsa}" if tsa else ""))
+    output.write(tokens[0][1])
+
+
+@log.command("evidence-record")
+@click.option("--size", type=click.IntRange(1), required=True)
+@click.option("--tsa", default=None, help="Which TSA's record (default: the first).")
+@click.option("-o", "--output", type=click.File("wb"), default="-", show_default=True)
+@store_options
+def log_evidence_record(store: StoreOptions, size: int, tsa: str | None, output: Any) -> None:
+    """The RFC 4998 evidence record (DER) of checkpoint SIZE; its data object is the note."""
+    with open_ledger(store) as ledger, ledger.store.transaction() as tx:
+        records = [r for s, t, r in tx.evidence_records() if s == size and tsa in (None, t)]
+    if not records:
+        raise _Fail("not_anchored", f"checkpoint {size} has no evidence record")
+    output.write(records[0])
 
 
 def _latest_size(ledger: Ledger) -> int:
@@ -438,6 +469,24 @@ def principal_revoke(store: StoreOptions, principal_id: str) -> None:
         emit(ledger.principals.revoke(principal_id).as_json())
 
 
+# -- anchoring ---------------------------------------------------------------------------------
+@cli.command()
+@click.option("--reason", default="scheduled renewal", show_default=True)
+@click.option("--hash-tree", "algorithm", type=click.Choice(["sha256", "sha512", "sha3_512"]),
+              default=None, help="Hash-tree renewal to this algorithm (else timestamp renewal).")
+@store_options
+def renew(store: StoreOptions, reason: str, algorithm: str | None) -> None:
+    """Renew every checkpoint's evidence record (RFC 4998 §5.2) with one new timestamp."""
+    from ledger.renewal import renew as renew_all
+
+    with open_ledger(store) as ledger:
+        ledger.sync()
+        done = renew_all(ledger.anchorer, reason=reason, algorithm=algorithm)
+        ledger.sync(anchor=False)
+    emit({"kind": done.kind, "algorithm": done.algorithm, "records": done.records,
+          "tsa": done.tsa, "gen_time": done.gen_time})
+
+
 # -- the development TSA ------------------------------------------------------------------------
 @cli.group()
 def tsa() -> None:
@@ -507,7 +556,25 @@ class _Fail(Exception):
         self.message = message
 
 
+def _quiet_logs() -> None:
+    """Command outputs are contracts on stdout: library logs go to stderr, warnings and up
+    (STELE_LOG_LEVEL=info for more)."""
+    import logging
+
+    import structlog
+
+    level = getattr(logging, os.environ.get("STELE_LOG_LEVEL", "warning").upper(), logging.WARNING)
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer(ensure_ascii=False)],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
+    _quiet_logs()
     try:
         cli.main(args=argv, prog_name="stele", standalone_mode=False)
     except click.exceptions.Abort:

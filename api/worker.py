@@ -35,6 +35,8 @@ class LogWorker:
         cp = self.ledger.checkpoint()
         if cp is not None:
             log.info("log.checkpoint", size=cp.size)
+        for anchored in self.ledger.anchor():  # a TSA that is down only leaves a backlog
+            log.info("log.anchored", size=anchored.size, tsa=anchored.tsa)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -50,7 +52,6 @@ class LogWorker:
         self._stop.set()
         self._thread.join(timeout=30)
         try:
-            self.ledger.integrate()
-            self.ledger.checkpoint(force=True)
+            self.ledger.sync()
         finally:
             self.ledger.close()

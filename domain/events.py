@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.anchor import LogAnchor, LogRenewal
 from domain.chained import ChainedAggregate
 from domain.dossier import Dossier
 from domain.record import Record
@@ -14,6 +15,7 @@ EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
         Record.Appraised, Record.HoldPlaced,
         Record.HoldReleased, Record.DestructionApproved, Record.Destroyed,
         Dossier.Opened, Dossier.MemberAdded, Dossier.Closed,
+        LogAnchor.Anchored, LogRenewal.Renewed,
     )
 }
 
@@ -36,9 +38,11 @@ PREMIS_EVENT_TYPES: dict[str, str | None] = {
     "dossier.opened": _PREMIS + "cre",
     "dossier.member_added": None,
     "dossier.closed": _PREMIS + "fix",  # the members' digests are sealed in a root
+    "log.anchored": None,
+    "log.renewed": None,
 }
 
-AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier)
+AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier, LogAnchor, LogRenewal)
 
 
 def aggregate_class(event_class: type[ChainedAggregate.Event]) -> type[ChainedAggregate]:

@@ -116,6 +116,12 @@ class Settings:
     # False in processes started after the tables exist (server workers): concurrent CREATE
     # statements on PostgreSQL can fail with "tuple concurrently updated" (FIELD-NOTES).
     create_tables: bool = True
+    # Anchoring: RFC 3161 TSAs (none: the built-in development TSA, in-process), how many
+    # tokens each checkpoint needs (k of n), and the PEM file of the TSA roots we trust.
+    tsa_urls: tuple[str, ...] = ()
+    tsa_quorum: int = 1
+    tsa_roots: Path | None = None
+    operator_agency: str = "000.00.00.A00"  # the agency code of the log's own entries
 
     @classmethod
     def from_env(cls, db_url: str | None = None, data_dir: str | None = None) -> Settings:
@@ -128,6 +134,17 @@ class Settings:
             raise ConfigError(f"bad checkpoint setting: {exc}") from None
         if every < 1 or interval <= 0:
             raise ConfigError("checkpoint settings must be positive")
+        urls = tuple(u.strip() for u in env.get("STELE_TSA_URLS", "").split(",") if u.strip())
+        try:
+            quorum = int(env.get("STELE_TSA_QUORUM", "1"))
+        except ValueError as exc:
+            raise ConfigError(f"bad STELE_TSA_QUORUM: {exc}") from None
+        if not 1 <= quorum <= max(1, len(urls)):
+            raise ConfigError(f"STELE_TSA_QUORUM must be between 1 and the number of TSAs "
+                              f"({len(urls) or 1}), not {quorum}")
+        if urls and env.get("STELE_TSA_ROOTS") is None:
+            raise ConfigError("STELE_TSA_URLS needs STELE_TSA_ROOTS: the PEM file of the TSA "
+                              "roots to trust")
         origin = env.get("STELE_LOG_ORIGIN", DEFAULT_ORIGIN)
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
             raise ConfigError(f"log origin must have no spaces and no '+': {origin!r}")
@@ -138,4 +155,8 @@ class Settings:
             checkpoint_every=every,
             checkpoint_interval=interval,
             create_tables=env.get("STELE_CREATE_TABLES", "1") != "0",
+            tsa_urls=urls,
+            tsa_quorum=quorum,
+            tsa_roots=Path(env["STELE_TSA_ROOTS"]) if env.get("STELE_TSA_ROOTS") else None,
+            operator_agency=env.get("STELE_OPERATOR_AGENCY", "000.00.00.A00"),
         )

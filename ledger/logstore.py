@@ -41,6 +41,12 @@ _TABLES = [
     " size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, cut_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}stele_purges (digest TEXT PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS {p}stele_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_timestamps ("
+    " size BIGINT NOT NULL, tsa TEXT NOT NULL, token {blob} NOT NULL, gen_time TEXT NOT NULL,"
+    " logged INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (size, tsa))",
+    "CREATE TABLE IF NOT EXISTS {p}stele_evidence ("
+    " size BIGINT NOT NULL, tsa TEXT NOT NULL, record {blob} NOT NULL, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY (size, tsa))",
     "CREATE TABLE IF NOT EXISTS {p}stele_principals ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agency TEXT NOT NULL,"
     " token_hash {blob} NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -233,6 +239,43 @@ class Tx:
         )
         return str(self.execute(f"SELECT value FROM {p}stele_meta WHERE name = ?",
                                 (name,)).fetchone()[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.execute(f"UPDATE {self._p}stele_meta SET value = ? WHERE name = ?", (value, name))
+
+    # -- timestamps and evidence records -------------------------------------------------------
+    def timestamps(self, size: int) -> list[tuple[str, bytes, str]]:
+        """(tsa, token DER, gen time) of a checkpoint's tokens."""
+        rows = self.execute(f"SELECT tsa, token, gen_time FROM {self._p}stele_timestamps"
+                            " WHERE size = ? ORDER BY gen_time, tsa", (size,)).fetchall()
+        return [(str(r[0]), bytes(r[1]), str(r[2])) for r in rows]
+
+    def add_timestamp(self, size: int, tsa: str, token: bytes, gen_time: str,
+                      evidence_record: bytes, now: str) -> None:
+        p = self._p
+        self.execute(f"INSERT INTO {p}stele_timestamps (size, tsa, token, gen_time)"
+                     " VALUES (?, ?, ?, ?)", (size, tsa, token, gen_time))
+        self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at)"
+                     " VALUES (?, ?, ?, ?)", (size, tsa, evidence_record, now))
+
+    def unlogged_timestamps(self) -> list[tuple[int, str, bytes]]:
+        rows = self.execute(f"SELECT size, tsa, token FROM {self._p}stele_timestamps"
+                            " WHERE logged = 0 ORDER BY size, tsa").fetchall()
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def mark_logged(self, size: int, tsa: str) -> None:
+        self.execute(f"UPDATE {self._p}stele_timestamps SET logged = 1"
+                     " WHERE size = ? AND tsa = ?", (size, tsa))
+
+    def evidence_records(self) -> list[tuple[int, str, bytes]]:
+        """(checkpoint size, tsa, evidence record DER) of every anchored checkpoint."""
+        rows = self.execute(f"SELECT size, tsa, record FROM {self._p}stele_evidence"
+                            " ORDER BY size, tsa").fetchall()
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    def update_evidence(self, size: int, tsa: str, record: bytes, now: str) -> None:
+        self.execute(f"UPDATE {self._p}stele_evidence SET record = ?, updated_at = ?"
+                     " WHERE size = ? AND tsa = ?", (record, now, size, tsa))
 
     # -- the records projection ---------------------------------------------------------------
     def add_records(self, rows: list[tuple[str, str, str | None, str, str, int]]) -> None:

@@ -24,6 +24,8 @@ from domain.envelope import Actor
 from domain.errors import InvalidInputError
 from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
+from ledger.anchoring import Anchored, Anchorer, anchor_policy
+from ledger.anchoring import status as anchoring_counts
 from ledger.application import RecordsApplication
 from ledger.audit import audit
 from ledger.checkpoints import Checkpoint, Checkpointer
@@ -271,6 +273,7 @@ class Ledger:
             self.store, self.key, settings.origin, settings.checkpoint_every,
             settings.checkpoint_interval, self.clock,
         )
+        self._anchorer: Anchorer | None = None
 
     def _check_identity(self) -> None:
         """A log has one origin and one checkpoint key, for life: refuse to sign its
@@ -336,10 +339,32 @@ class Ledger:
     def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
         return self.checkpointer.cut(force=force)
 
-    def sync(self) -> Checkpoint | None:
-        """Integrate everything written and cut a checkpoint covering it all."""
+    @property
+    def anchorer(self) -> Anchorer:
+        """Made on first use: the built-in TSA's key is created only when it is needed."""
+        if self._anchorer is None:
+            self._anchorer = Anchorer(
+                self.store, self._save, anchor_policy(self.settings),
+                self.settings.origin, Actor("stele:log", "system", self.settings.operator_agency),
+                self.clock)
+        return self._anchorer
+
+    def _save(self, aggregate: ChainedAggregate) -> None:
+        self.app.save(aggregate)
+
+    def anchor(self) -> list[Anchored]:
+        """Timestamp every checkpoint with new events (k of n TSAs); see ledger/anchoring."""
+        return self.anchorer.run()
+
+    def sync(self, *, anchor: bool = True) -> Checkpoint | None:
+        """Integrate everything written, cut a checkpoint covering it all, anchor it, and
+        cut a last checkpoint that covers the anchor entries too."""
         self.integrate()
         self.checkpoint(force=True)
+        if anchor:
+            self.anchor()
+            self.integrate()
+            self.checkpoint(force=True)
         return self.checkpointer.latest()
 
     # -- reads -----------------------------------------------------------------------------------
@@ -399,7 +424,20 @@ class Ledger:
             "checkpoint": None if latest is None else {
                 "size": latest[0], "root": b64(latest[1]), "cut_at": latest[3]},
             "checkpoint_backlog": size - (latest[0] if latest else 0),
+            "anchoring": self.anchoring_status(),
         }
+
+    def anchoring_status(self) -> dict[str, Any]:
+        """Anchored checkpoints, those waiting for a TSA, and evidence records due renewal."""
+        from ledger.renewal import due
+
+        with self.store.transaction() as tx:
+            counts = anchoring_counts(tx)
+        return {**counts, "waiting": self.anchorer.backlog(),
+                "tsas": [t.url for t in self.anchorer.policy.tsas],
+                "quorum": self.anchorer.policy.quorum,
+                "renewal_due": [{"size": s, "tsa": t, "tsa_certificate_expires": e}
+                                for s, t, e in due(self.anchorer)]}
 
     def size(self) -> int:
         with self.store.transaction() as tx:

@@ -623,10 +623,14 @@ def verify_binding(
             if entries:
                 # Each ATS renews what came before it, so it cannot be older (RFC 4998 §5.3:
                 # each timestamp is checked at the time of the next one).
+                # TSAs state genTime to different precisions (whole seconds, milliseconds), so a
+                # renewal within the same second may read as a fraction earlier: compare at
+                # the precision of a second.
                 previous_time = entries[-1].gen_time
                 checks.add(
                     f"{name}.time",
-                    None if ats.token.gen_time >= previous_time else RenewalBrokenError,
+                    None if ats.token.gen_time >= previous_time.replace(microsecond=0)
+                    else RenewalBrokenError,
                     "genTime is earlier than the previous archive timestamp's",
                     gen_time=ats.token.gen_time.isoformat(),
                     previous=previous_time.isoformat(),

@@ -1,0 +1,215 @@
+"""Anchoring: every checkpoint with new events is timestamped by the configured TSAs (k of n),
+over SHA-256 of its signed note bytes; each token is checked before it is stored, starts an
+RFC 4998 evidence record whose data object is the note, and is appended to the log as a
+`log.anchored` entry so that later checkpoints cover it.
+
+A TSA that is down never blocks writes: its checkpoints wait (`stele log status` shows the
+backlog) and the next run retries, oldest first. Each step is idempotent, so a crash anywhere
+is finished by the next run: a stored token whose entry is not yet in the log is logged then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from eventsourcing.persistence import IntegrityError
+
+from domain.anchor import LogAnchor
+from domain.chained import ChainedAggregate
+from domain.envelope import Actor
+from ledger.config import Settings
+from ledger.errors import ConfigError, LedgerError
+from ledger.logstore import LogStore, Tx
+from ledger.timestamp_client import HttpTsa, TimestampError, Tsa, request_token
+from ledger.tsa import LocalTsa, TimeStampAuthority, load_or_create
+from verifiers.canonical import b64
+from verifiers.errors import VerificationError
+from verifiers.ers import new_evidence_record
+from verifiers.report import Verdict
+from verifiers.timestamp import verify_timestamp
+
+log = structlog.get_logger("stele.anchor")
+
+
+@dataclass(frozen=True)
+class AnchorPolicy:
+    tsas: Sequence[Tsa]
+    quorum: int
+    trust_roots: Sequence[bytes]  # DER certificates of the TSA roots we accept
+
+
+@dataclass(frozen=True)
+class Anchored:
+    size: int
+    tsa: str
+    gen_time: str
+
+
+def anchor_policy(settings: Settings) -> AnchorPolicy:
+    """The configured TSAs and roots; with none configured, the built-in development TSA of
+    the data directory (in-process), whose root is then the one trusted."""
+    if settings.tsa_urls:
+        assert settings.tsa_roots is not None  # Settings.from_env insists
+        try:
+            roots = [c.public_bytes(serialization.Encoding.DER) for c in
+                     x509.load_pem_x509_certificates(settings.tsa_roots.read_bytes())]
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read STELE_TSA_ROOTS {settings.tsa_roots}: {exc}") from None
+        return AnchorPolicy([HttpTsa(u) for u in settings.tsa_urls], settings.tsa_quorum, roots)
+    identity = load_or_create(settings.data_dir / "tsa")
+    return AnchorPolicy([LocalTsa(TimeStampAuthority(identity))], 1,
+                        [identity.root.public_bytes(serialization.Encoding.DER)])
+
+
+def gen_time_of(token_der: bytes) -> datetime:
+    info = cms.ContentInfo.load(token_der)["content"]["encap_content_info"]["content"].parsed
+    value: datetime = info["gen_time"].native
+    return value
+
+
+def note_digest(note: str) -> bytes:
+    """What a checkpoint's timestamp covers: SHA-256 of the signed note's bytes, as served."""
+    return hashlib.sha256(note.encode("utf-8")).digest()
+
+
+class Anchorer:
+    def __init__(self, store: LogStore, save: Callable[[ChainedAggregate], None],
+                 policy: AnchorPolicy,
+                 origin: str, actor: Actor, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.save = save
+        self.policy = policy
+        self.origin = origin
+        self.actor = actor
+        self.clock = clock
+
+    # -- what is due -----------------------------------------------------------------------------
+    def backlog(self) -> list[int]:
+        """Sizes of checkpoints with new events that still lack their quorum of tokens."""
+        with self.store.transaction() as tx:
+            return [size for size, _ in self._due(tx)]
+
+    def _due(self, tx: Tx) -> list[tuple[int, str]]:
+        scanned = int(tx.claim_meta("anchor_scan", "0"))
+        due, previous = [], scanned
+        for size, _, note, _ in tx.checkpoints():
+            if size <= scanned:
+                continue
+            if _has_events(tx, previous, size):
+                due.append((size, note))
+            previous = size
+        return due
+
+    # -- anchoring ---------------------------------------------------------------------------------
+    def run(self) -> list[Anchored]:
+        """Anchor every due checkpoint, oldest first; stop at the first that cannot reach its
+        quorum (the TSAs are down: retry later)."""
+        done: list[Anchored] = []
+        self._log_unlogged()
+        with self.store.transaction() as tx:
+            due = self._due(tx)
+            last = max([c[0] for c in tx.checkpoints()] or [0])
+        for size, note in due:
+            got = self._anchor(size, note)
+            done += got
+            if self._tokens(size) < self.policy.quorum:
+                log.warning("anchor.waiting", size=size, tokens=self._tokens(size),
+                            quorum=self.policy.quorum)
+                return done
+            self._scanned(size)
+        # Checkpoints of anchor entries only need no timestamp of their own.
+        self._scanned(last)
+        self._log_unlogged()
+        return done
+
+    def _tokens(self, size: int) -> int:
+        with self.store.transaction() as tx:
+            return len(tx.timestamps(size))
+
+    def _scanned(self, size: int) -> None:
+        with self.store.transaction(exclusive=True) as tx:
+            current = int(tx.claim_meta("anchor_scan", "0"))
+            if size > current:
+                tx.set_meta("anchor_scan", str(size))
+
+    def _anchor(self, size: int, note: str) -> list[Anchored]:
+        digest = note_digest(note)
+        with self.store.transaction() as tx:
+            have = {tsa for tsa, _, _ in tx.timestamps(size)}
+        done = []
+        for tsa in self.policy.tsas:
+            if tsa.url in have:
+                continue
+            try:
+                token = request_token(tsa, digest)
+                self.check(token.der, digest)
+            except (TimestampError, VerificationError, LedgerError) as exc:
+                log.warning("anchor.tsa_failed", size=size, tsa=tsa.url, error=str(exc))
+                continue
+            gen_time = gen_time_of(token.der)
+            record = new_evidence_record(None, token.der, "sha256")
+            with self.store.transaction() as tx:
+                tx.add_timestamp(size, tsa.url, token.der, gen_time.isoformat(), record,
+                                 self.clock().isoformat())
+            done.append(Anchored(size, tsa.url, gen_time.isoformat()))
+            log.info("anchor.stored", size=size, tsa=tsa.url, gen_time=gen_time.isoformat())
+        return done
+
+    def check(self, token: bytes, digest: bytes, hash_alg: str = "sha256") -> None:
+        """Every check before a token is stored: imprint, signature, ESSCertID, critical
+        timeStamping EKU, and a path to a trusted TSA root now."""
+        # Revocation is checked where data is supplied; nothing is fetched (no network by
+        # default), and the built-in TSA publishes no CRL: "soft" until TSAs are registered
+        # with their revocation sources (the trust-anchor registry).
+        report = verify_timestamp(token, data_digest=digest, hash_alg=hash_alg,
+                                  trust_roots=list(self.policy.trust_roots), at=self.clock(),
+                                  revocation="soft")
+        if report.bottom_line is not Verdict.PASSED:
+            failed = [c.line() for c in report.failures]
+            raise LedgerError("the TSA's token does not verify", checks=failed)
+
+    def _log_unlogged(self) -> None:
+        """Append a `log.anchored` entry for every stored token not yet in the log."""
+        with self.store.transaction() as tx:
+            pending = tx.unlogged_timestamps()
+            notes = {size: (root, note) for size, root, note, _ in tx.checkpoints()
+                     if size in {p[0] for p in pending}}
+        for size, tsa, token in pending:
+            root, note = notes[size]
+            entry = LogAnchor.anchor(
+                actor=self.actor, at=self.clock(), origin=self.origin, size=size, root=b64(root),
+                note="sha-256:" + note_digest(note).hex(), tsa=tsa,
+                token="sha-256:" + hashlib.sha256(token).hexdigest(),
+                gen_time=gen_time_of(token).astimezone(UTC).isoformat())
+            # Saved before a crash but not marked: the store refuses it again; mark it now.
+            with contextlib.suppress(IntegrityError):
+                self.save(entry)
+            with self.store.transaction() as tx:
+                tx.mark_logged(size, tsa)
+
+
+def _has_events(tx: Tx, start: int, end: int) -> bool:
+    """True if leaves start..end hold anything other than the log's own entries."""
+    for first in range(start, end, 1000):
+        for *_, event in tx.leaves(first, min(first + 1000, end)):
+            if not event.endswith(b'"type":"log.anchored","v":1,"version":1}') and (
+                not event.endswith(b'"type":"log.renewed","v":1,"version":1}')
+            ):
+                return True
+    return False
+
+
+def status(tx: Tx) -> dict[str, Any]:
+    rows = tx.execute(f"SELECT COUNT(*), COUNT(DISTINCT size) FROM {tx._store.prefix}"
+                      "stele_timestamps").fetchone()
+    return {"tokens": int(rows[0]), "anchored_checkpoints": int(rows[1])}
+

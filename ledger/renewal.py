@@ -1,0 +1,120 @@
+"""Renewal of every checkpoint's evidence record (RFC 4998 §5.2), before its proof can lapse.
+
+Timestamp renewal: one RFC 4998 hash tree over the hash of every record's newest archive
+timestamp, one token over its root (from the first configured TSA that answers), and each
+record grows by one archive timestamp. Hash-tree renewal (when an algorithm weakens): the same
+with H(h(note) || h(ATSSeq)) under the new algorithm, and each record grows by a new chain.
+The renewal token is appended to the log as a `log.renewed` entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asn1crypto import cms
+from cryptography import x509
+
+from domain.anchor import LogRenewal
+from domain.envelope import Actor
+from ledger.anchoring import Anchorer, gen_time_of
+from ledger.errors import LedgerError
+from ledger.timestamp_client import TimestampError, request_token
+from verifiers.canonical import b64
+from verifiers.errors import VerificationError
+from verifiers.ers import (
+    hash_tree,
+    hash_tree_renewal_input,
+    renew_hash_tree,
+    renew_timestamp,
+    timestamp_renewal_input,
+    verify_binding,
+)
+
+ALGORITHMS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha3_512": hashlib.sha3_512}
+DEFAULT_MARGIN = timedelta(days=730)  # renew when a TSA certificate in use has < 2 years left
+
+
+@dataclass(frozen=True)
+class Renewal:
+    kind: str
+    algorithm: str
+    records: int
+    tsa: str
+    gen_time: str
+
+
+def newest_tsa_expiry(record: bytes) -> datetime:
+    """When the certificate of a record's newest timestamp expires: the proof lapses then."""
+    token, _ = verify_binding(record).timestamps()[-1]
+    signed = cms.ContentInfo.load(token)["content"]
+    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
+    for cert in signed["certificates"]:
+        if cert.chosen.serial_number == serial:
+            return x509.load_der_x509_certificate(cert.chosen.dump()).not_valid_after_utc
+    raise LedgerError("a timestamp without its TSA certificate")
+
+
+def due(anchorer: Anchorer, margin: timedelta = DEFAULT_MARGIN) -> list[tuple[int, str, str]]:
+    """(size, tsa, expiry) of every record whose newest TSA certificate expires within
+    `margin` from now."""
+    now = anchorer.clock()
+    with anchorer.store.transaction() as tx:
+        records = tx.evidence_records()
+    out = []
+    for size, tsa, record in records:
+        expiry = newest_tsa_expiry(record)
+        if expiry - now < margin:
+            out.append((size, tsa, expiry.isoformat()))
+    return out
+
+
+def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None) -> Renewal:
+    """Renew every evidence record at once: timestamps, or (with `algorithm`) hash trees."""
+    with anchorer.store.transaction() as tx:
+        records = tx.evidence_records()
+        notes = {size: note for size, _, note, _ in tx.checkpoints()}
+    if not records:
+        raise LedgerError("no evidence records to renew: nothing is anchored yet")
+    kind = "timestamp" if algorithm is None else "hash_tree"
+    alg = algorithm or "sha256"
+    if kind == "hash_tree" and alg not in ALGORITHMS:
+        raise LedgerError(f"hash-tree renewal takes one of {sorted(ALGORITHMS)}", alg=alg)
+    if kind == "timestamp":
+        inputs = [timestamp_renewal_input(record) for _, _, record in records]
+    else:
+        inputs = [hash_tree_renewal_input(
+            record, ALGORITHMS[alg](notes[size].encode("utf-8")).digest(), alg)
+            for size, _, record in records]
+    root, trees = hash_tree(inputs, alg)
+    token, tsa = _token(anchorer, root, alg)
+    renewed = [
+        renew_timestamp(record, token, tree) if kind == "timestamp"
+        else renew_hash_tree(record, token, alg, tree)
+        for (_, _, record), tree in zip(records, trees, strict=True)
+    ]
+    now = anchorer.clock()
+    gen_time = gen_time_of(token)
+    with anchorer.store.transaction() as tx:
+        for (size, tsa_url, _), record in zip(records, renewed, strict=True):
+            tx.update_evidence(size, tsa_url, record, now.isoformat())
+    anchorer.save(LogRenewal.renew(
+        actor=Actor("stele:log", "system", anchorer.actor.agency), at=now,
+        renewal="sha-256:" + hashlib.sha256(token).hexdigest(), kind=kind, algorithm=alg,
+        reason=reason, records=len(records), tree_root=b64(root), tsa=tsa,
+        token="sha-256:" + hashlib.sha256(token).hexdigest(), gen_time=gen_time.isoformat()))
+    return Renewal(kind, alg, len(records), tsa, gen_time.isoformat())
+
+
+def _token(anchorer: Anchorer, digest: bytes, alg: str) -> tuple[bytes, str]:
+    """One token over `digest`, from the first TSA that gives one that verifies."""
+    failures = []
+    for tsa in anchorer.policy.tsas:
+        try:
+            token = request_token(tsa, digest, hash_alg=alg)
+            anchorer.check(token.der, digest, alg)
+            return token.der, tsa.url
+        except (TimestampError, VerificationError, LedgerError) as exc:
+            failures.append(f"{tsa.url}: {exc}")
+    raise LedgerError("no TSA gave a renewal token", failures=failures)
