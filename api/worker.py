@@ -18,7 +18,10 @@ log = structlog.get_logger("stele.log")
 
 
 class LogWorker:
+    RENEWAL_CHECK = 3600.0  # seconds between checks that renewal is due
+
     def __init__(self, settings: Settings, period: float = 0.1) -> None:
+        self._renewal_checked = float("-inf")
         self.settings = settings
         self.period = period
         self._stop = threading.Event()
@@ -37,6 +40,12 @@ class LogWorker:
             log.info("log.checkpoint", size=cp.size)
         for anchored in self.ledger.anchor():  # a TSA that is down only leaves a backlog
             log.info("log.anchored", size=anchored.size, tsa=anchored.tsa)
+        if time.monotonic() - self._renewal_checked >= self.RENEWAL_CHECK:
+            self._renewal_checked = time.monotonic()
+            renewed = self.ledger.renew_if_due()
+            if renewed is not None:
+                log.info("log.renewed", kind=renewed.kind, records=renewed.records,
+                         tsa=renewed.tsa)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -122,6 +122,7 @@ class Settings:
     tsa_quorum: int = 1
     tsa_roots: Path | None = None
     operator_agency: str = "000.00.00.A00"  # the agency code of the log's own entries
+    renewal_margin_days: int = 730  # renew when a TSA certificate in use has less left
 
     @classmethod
     def from_env(cls, db_url: str | None = None, data_dir: str | None = None) -> Settings:
@@ -145,6 +146,10 @@ class Settings:
         if urls and env.get("STELE_TSA_ROOTS") is None:
             raise ConfigError("STELE_TSA_URLS needs STELE_TSA_ROOTS: the PEM file of the TSA "
                               "roots to trust")
+        try:
+            margin = int(env.get("STELE_RENEWAL_MARGIN_DAYS", "730"))
+        except ValueError as exc:
+            raise ConfigError(f"bad STELE_RENEWAL_MARGIN_DAYS: {exc}") from None
         origin = env.get("STELE_LOG_ORIGIN", DEFAULT_ORIGIN)
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
             raise ConfigError(f"log origin must have no spaces and no '+': {origin!r}")
@@ -159,4 +164,5 @@ class Settings:
             tsa_quorum=quorum,
             tsa_roots=Path(env["STELE_TSA_ROOTS"]) if env.get("STELE_TSA_ROOTS") else None,
             operator_agency=env.get("STELE_OPERATOR_AGENCY", "000.00.00.A00"),
+            renewal_margin_days=margin,
         )

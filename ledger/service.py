@@ -11,7 +11,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +44,7 @@ from ledger.integrator import Integrated, Integrator
 from ledger.keys import LogKey
 from ledger.logstore import LogStore
 from ledger.principals import Principals
+from ledger.renewal import Renewal, due, renew
 from ledger.tree import consistency_proof, inclusion_proof, root_at
 from verifiers.canonical import b64, event_hash
 from verifiers.note import parse_verifier_key
@@ -429,15 +430,25 @@ class Ledger:
 
     def anchoring_status(self) -> dict[str, Any]:
         """Anchored checkpoints, those waiting for a TSA, and evidence records due renewal."""
-        from ledger.renewal import due
-
         with self.store.transaction() as tx:
             counts = anchoring_counts(tx)
         return {**counts, "waiting": self.anchorer.backlog(),
                 "tsas": [t.url for t in self.anchorer.policy.tsas],
                 "quorum": self.anchorer.policy.quorum,
                 "renewal_due": [{"size": s, "tsa": t, "tsa_certificate_expires": e}
-                                for s, t, e in due(self.anchorer)]}
+                                for s, t, e in due(self.anchorer, self.renewal_margin)]}
+
+    @property
+    def renewal_margin(self) -> timedelta:
+        return timedelta(days=self.settings.renewal_margin_days)
+
+    def renew_if_due(self) -> Renewal | None:
+        """Timestamp renewal of every evidence record, if any TSA certificate in use expires
+        within the margin (the server's scheduled job)."""
+        if not due(self.anchorer, self.renewal_margin):
+            return None
+        return renew(self.anchorer, reason="a TSA certificate in use expires within "
+                     f"{self.settings.renewal_margin_days} days")
 
     def size(self) -> int:
         with self.store.transaction() as tx:

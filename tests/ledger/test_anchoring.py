@@ -235,3 +235,16 @@ def test_bouncy_castle_verifies_the_ledgers_evidence_records(settings: Settings,
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "OK 2 archive timestamps"
         assert bc(renewed, [note + b"!"]).returncode != 0
+
+
+def test_the_server_job_renews_only_when_due(settings: Settings) -> None:
+    from dataclasses import replace
+
+    with Ledger(settings) as ledger:
+        _write(ledger, 1)
+        ledger.sync()
+        assert ledger.renew_if_due() is None  # the built-in TSA's certificate has 5 years
+    with Ledger(replace(settings, renewal_margin_days=365 * 6)) as ledger:
+        assert ledger.anchoring_status()["renewal_due"]
+        renewed = ledger.renew_if_due()
+        assert renewed is not None and renewed.records == 1
