@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 
 class CodedError(Exception):
@@ -65,3 +66,25 @@ class ChainError(VerificationError):
     """A record's event chain that is broken (prev link, version, record, canonical form)."""
 
     code = "chain_broken"
+
+
+_T = TypeVar("_T")
+
+
+def guard_parse(what: str, func: Callable[..., _T], *args: Any) -> _T:
+    """Run a parsing step; asn1crypto reports bad input with assorted builtin exceptions,
+    which become MalformedError here (never a builtin exception out of a public function)."""
+    try:
+        return func(*args)
+    except VerificationError:
+        raise
+    except Exception as exc:
+        raise MalformedError(
+            f"{what} does not parse", reason=f"{type(exc).__name__}: {exc}"
+        ) from None
+
+
+def require_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise MalformedError(f"{what} must be bytes", type=type(value).__name__)
+    return bytes(value)

@@ -26,7 +26,7 @@ Every public function raises only `verifiers.errors.VerificationError` subclasse
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -34,6 +34,8 @@ from typing import Any, NamedTuple, TypeVar
 from asn1crypto import algos, cms, core, parser, tsp
 
 from verifiers.errors import MalformedError, VerificationError
+from verifiers.errors import guard_parse as _guard
+from verifiers.errors import require_bytes as _bytes
 from verifiers.report import Check, Report, Verdict
 
 __all__ = [
@@ -294,24 +296,6 @@ class _Record(NamedTuple):
     digest_algorithms: tuple[_Alg, ...]
     optional_der: bytes  # cryptoInfos [0] and encryptionInfo [1], as stored
     chains: tuple[tuple[_Ats, ...], ...]
-
-
-def _guard(what: str, func: Callable[..., _T], *args: Any) -> _T:
-    """Run a parsing step; asn1crypto reports bad input with assorted builtin exceptions."""
-    try:
-        return func(*args)
-    except VerificationError:
-        raise
-    except Exception as exc:
-        raise MalformedError(
-            f"{what} does not parse", reason=f"{type(exc).__name__}: {exc}"
-        ) from None
-
-
-def _bytes(value: object, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise MalformedError(f"{what} must be bytes", type=type(value).__name__)
-    return bytes(value)
 
 
 def _algorithm(value: Any, where: str) -> _Alg:

@@ -76,6 +76,8 @@ from pyhanko_certvalidator.sig_validate import (
 from pyhanko_certvalidator.validate import validate_usage
 
 from verifiers.errors import MalformedError, VerificationError
+from verifiers.errors import guard_parse as _guard
+from verifiers.errors import require_bytes as _bytes
 from verifiers.ers import VERIFY_ALGORITHMS
 from verifiers.report import Check, Report, Verdict
 
@@ -242,24 +244,6 @@ _DIGESTS = VERIFY_ALGORITHMS
 _CERT_ID_DIGESTS = VERIFY_ALGORITHMS | {"sha1"}
 
 _T = TypeVar("_T")
-
-
-def _guard(what: str, func: Callable[..., _T], *args: Any) -> _T:
-    """Run a parsing step; asn1crypto reports bad input with assorted builtin exceptions."""
-    try:
-        return func(*args)
-    except VerificationError:
-        raise
-    except Exception as exc:
-        raise MalformedError(
-            f"{what} does not parse", reason=f"{type(exc).__name__}: {exc}"
-        ) from None
-
-
-def _bytes(value: object, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray | memoryview):
-        raise MalformedError(f"{what} must be bytes", type=type(value).__name__)
-    return bytes(value)
 
 
 class _Alg(NamedTuple):
