@@ -30,6 +30,7 @@ import psycopg
 from ledger.config import Database
 
 _INTEGRATION_LOCK = 0x57E1E  # PostgreSQL advisory lock key held by the one integrating writer
+_SCHEMA_LOCK = 0x57E1F  # ... and by the one process making tables
 
 _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_leaves ("
@@ -253,10 +254,14 @@ class Tx:
     def add_timestamp(self, size: int, tsa: str, token: bytes, gen_time: str,
                       evidence_record: bytes, now: str) -> None:
         p = self._p
-        self.execute(f"INSERT INTO {p}stele_timestamps (size, tsa, token, gen_time)"
-                     " VALUES (?, ?, ?, ?)", (size, tsa, token, gen_time))
-        self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at)"
-                     " VALUES (?, ?, ?, ?)", (size, tsa, evidence_record, now))
+        # Two anchorers (server processes) may timestamp one checkpoint at once: the first
+        # token stored is the one kept, with its evidence record; the other is dropped.
+        added = self.execute(f"INSERT INTO {p}stele_timestamps (size, tsa, token, gen_time)"
+                             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                             (size, tsa, token, gen_time)).rowcount
+        if added == 1:
+            self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at)"
+                         " VALUES (?, ?, ?, ?)", (size, tsa, evidence_record, now))
 
     def unlogged_timestamps(self) -> list[tuple[int, str, bytes]]:
         rows = self.execute(f"SELECT size, tsa, token FROM {self._p}stele_timestamps"
@@ -384,6 +389,22 @@ class LogStore:
         with self.transaction(exclusive=True) as tx:
             for statement in _TABLES:
                 tx.execute(statement.format(p=self.prefix, blob=blob, without_rowid=without_rowid))
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while tables are made: on PostgreSQL, concurrent CREATE ... IF NOT EXISTS from
+        processes starting at once can fail with "tuple concurrently updated" (FIELD-NOTES).
+        A session advisory lock makes them take turns; SQLite's file lock already does."""
+        if not self.is_postgres:
+            yield
+            return
+        with self._lock:
+            conn = self._connect()
+            conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[Tx]:

@@ -261,10 +261,12 @@ class Ledger:
         self.clock = clock or (lambda: datetime.now(UTC))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = LogStore(settings.database)
-        if settings.create_tables:
-            self.store.create_tables()  # first: on PostgreSQL this also makes the schema
-        self.app = RecordsApplication(env=settings.database.eventsourcing_env()
-                                      | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
+        with self.store.schema_lock():
+            if settings.create_tables:
+                self.store.create_tables()  # first: on PostgreSQL this also makes the schema
+            self.app = RecordsApplication(
+                env=settings.database.eventsourcing_env()
+                | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
         self.content = ContentStore(settings.data_dir / "content")
         self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
         self._check_identity()

@@ -248,3 +248,17 @@ def test_the_server_job_renews_only_when_due(settings: Settings) -> None:
         assert ledger.anchoring_status()["renewal_due"]
         renewed = ledger.renew_if_due()
         assert renewed is not None and renewed.records == 1
+
+
+def test_a_second_token_for_the_same_checkpoint_and_tsa_is_dropped(settings: Settings) -> None:
+    """Two server processes may anchor one checkpoint at once: the first token stored wins."""
+    with Ledger(settings) as ledger:
+        _write(ledger, 1)
+        ledger.sync()
+        with ledger.store.transaction() as tx:
+            (size, tsa, record), = tx.evidence_records()
+            (_, token, gen_time), = tx.timestamps(size)
+            tx.add_timestamp(size, tsa, b"another token", gen_time, b"another record", "now")
+        with ledger.store.transaction() as tx:
+            assert tx.timestamps(size) == [(tsa, token, gen_time)]
+            assert tx.evidence_records() == [(size, tsa, record)]

@@ -66,3 +66,15 @@ def test_kill_9_mid_burst_loses_nothing_acknowledged(settings: Settings) -> None
     acknowledged = out.split()
     assert len(acknowledged) > 10, "the writer should have acknowledged writes before the kill"
     _check_log(settings, acknowledged)
+
+
+def test_processes_starting_at_once_make_the_tables_once(settings: Settings) -> None:
+    """Regression: on PostgreSQL, writers starting together on a fresh schema raced in
+    CREATE TABLE and one died with "tuple concurrently updated"."""
+    writers = [_writer(settings, f"S{n}", 3) for n in range(4)]
+    acknowledged = []
+    for w in writers:
+        out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+        acknowledged += out.split()
+    _check_log(settings, acknowledged)
