@@ -33,7 +33,7 @@ from ledger.timestamp_client import HttpTsa, TimestampError, Tsa, request_token
 from ledger.tsa import LocalTsa, TimeStampAuthority, load_or_create
 from verifiers.canonical import b64
 from verifiers.errors import VerificationError
-from verifiers.ers import new_evidence_record
+from verifiers.ers import new_evidence_record, verify_binding
 from verifiers.report import Verdict
 from verifiers.timestamp import verify_timestamp
 
@@ -76,6 +76,22 @@ def gen_time_of(token_der: bytes) -> datetime:
     return value
 
 
+def newest_tsa_expiry(record: bytes) -> datetime:
+    """When the certificate of a record's newest timestamp expires: the proof lapses then."""
+    token, _ = verify_binding(record).timestamps()[-1]
+    signed = cms.ContentInfo.load(token)["content"]
+    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
+    for cert in signed["certificates"]:
+        if cert.chosen.serial_number == serial:
+            return x509.load_der_x509_certificate(cert.chosen.dump()).not_valid_after_utc
+    raise LedgerError("a timestamp without its TSA certificate")
+
+
+def utc_text(moment: datetime) -> str:
+    """One text form for stored expiry times, so that they compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def note_digest(note: str) -> bytes:
     """What a checkpoint's timestamp covers: SHA-256 of the signed note's bytes, as served."""
     return hashlib.sha256(note.encode("utf-8")).digest()
@@ -101,9 +117,7 @@ class Anchorer:
     def _due(self, tx: Tx) -> list[tuple[int, str]]:
         scanned = int(tx.claim_meta("anchor_scan", "0"))
         due, previous = [], scanned
-        for size, _, note, _ in tx.checkpoints():
-            if size <= scanned:
-                continue
+        for size, _, note, _ in tx.checkpoints_after(scanned):
             if _has_events(tx, previous, size):
                 due.append((size, note))
             previous = size
@@ -117,7 +131,8 @@ class Anchorer:
         self._log_unlogged()
         with self.store.transaction() as tx:
             due = self._due(tx)
-            last = max([c[0] for c in tx.checkpoints()] or [0])
+            latest = tx.latest_checkpoint()
+            last = latest[0] if latest else 0
         for size, note in due:
             got = self._anchor(size, note)
             done += got
@@ -157,9 +172,10 @@ class Anchorer:
                 continue
             gen_time = gen_time_of(token.der)
             record = new_evidence_record(None, token.der, "sha256")
+            expires = newest_tsa_expiry(record)
             with self.store.transaction() as tx:
                 tx.add_timestamp(size, tsa.url, token.der, gen_time.isoformat(), record,
-                                 self.clock().isoformat())
+                                 self.clock().isoformat(), utc_text(expires))
             done.append(Anchored(size, tsa.url, gen_time.isoformat()))
             log.info("anchor.stored", size=size, tsa=tsa.url, gen_time=gen_time.isoformat())
         return done
@@ -181,8 +197,8 @@ class Anchorer:
         """Append a `log.anchored` entry for every stored token not yet in the log."""
         with self.store.transaction() as tx:
             pending = tx.unlogged_timestamps()
-            notes = {size: (root, note) for size, root, note, _ in tx.checkpoints()
-                     if size in {p[0] for p in pending}}
+            notes = {size: (row[1], row[2]) for size in {p[0] for p in pending}
+                     if (row := tx.checkpoint(size)) is not None}
         for size, tsa, token in pending:
             root, note = notes[size]
             entry = LogAnchor.anchor(
@@ -199,8 +215,8 @@ class Anchorer:
 
 def _has_events(tx: Tx, start: int, end: int) -> bool:
     """True if leaves start..end hold anything other than the log's own entries."""
-    for first in range(start, end, 1000):
-        for *_, event in tx.leaves(first, min(first + 1000, end)):
+    for first in range(start, end, 64):  # the first leaf nearly always answers
+        for *_, event in tx.leaves(first, min(first + 64, end)):
             if not event.endswith(b'"type":"log.anchored","v":1,"version":1}') and (
                 not event.endswith(b'"type":"log.renewed","v":1,"version":1}')
             ):

@@ -47,7 +47,7 @@ _TABLES = [
     " logged INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (size, tsa))",
     "CREATE TABLE IF NOT EXISTS {p}stele_evidence ("
     " size BIGINT NOT NULL, tsa TEXT NOT NULL, record {blob} NOT NULL, updated_at TEXT NOT NULL,"
-    " PRIMARY KEY (size, tsa))",
+    " expires TEXT NOT NULL, PRIMARY KEY (size, tsa))",
     "CREATE TABLE IF NOT EXISTS {p}stele_principals ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agency TEXT NOT NULL,"
     " token_hash {blob} NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -252,7 +252,9 @@ class Tx:
         return [(str(r[0]), bytes(r[1]), str(r[2])) for r in rows]
 
     def add_timestamp(self, size: int, tsa: str, token: bytes, gen_time: str,
-                      evidence_record: bytes, now: str) -> None:
+                      evidence_record: bytes, now: str, expires: str) -> None:
+        """`expires`: when the certificate of the record's newest timestamp expires (UTC ISO),
+        kept beside the record so that finding what is due for renewal is one query."""
         p = self._p
         # Two anchorers (server processes) may timestamp one checkpoint at once: the first
         # token stored is the one kept, with its evidence record; the other is dropped.
@@ -260,8 +262,8 @@ class Tx:
                              " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                              (size, tsa, token, gen_time)).rowcount
         if added == 1:
-            self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at)"
-                         " VALUES (?, ?, ?, ?)", (size, tsa, evidence_record, now))
+            self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at, expires)"
+                         " VALUES (?, ?, ?, ?, ?)", (size, tsa, evidence_record, now, expires))
 
     def unlogged_timestamps(self) -> list[tuple[int, str, bytes]]:
         rows = self.execute(f"SELECT size, tsa, token FROM {self._p}stele_timestamps"
@@ -278,9 +280,23 @@ class Tx:
                             " ORDER BY size, tsa").fetchall()
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
-    def update_evidence(self, size: int, tsa: str, record: bytes, now: str) -> None:
-        self.execute(f"UPDATE {self._p}stele_evidence SET record = ?, updated_at = ?"
-                     " WHERE size = ? AND tsa = ?", (record, now, size, tsa))
+    def update_evidence(self, size: int, tsa: str, record: bytes, now: str,
+                        expires: str) -> None:
+        self.execute(f"UPDATE {self._p}stele_evidence SET record = ?, updated_at = ?,"
+                     " expires = ? WHERE size = ? AND tsa = ?",
+                     (record, now, expires, size, tsa))
+
+    def evidence_expiring(self, before: str) -> list[tuple[int, str, str]]:
+        """(size, tsa, expiry) of records whose newest TSA certificate expires before then."""
+        rows = self.execute(f"SELECT size, tsa, expires FROM {self._p}stele_evidence"
+                            " WHERE expires < ? ORDER BY size, tsa", (before,)).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def checkpoints_after(self, size: int) -> list[tuple[int, bytes, str, str]]:
+        rows = self.execute(
+            f"SELECT size, root, note, cut_at FROM {self._p}stele_checkpoints WHERE size > ?"
+            " ORDER BY size", (size,)).fetchall()
+        return [(int(r[0]), bytes(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     # -- the records projection ---------------------------------------------------------------
     def add_records(self, rows: list[tuple[str, str, str | None, str, str, int]]) -> None:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from asn1crypto import cms
-from cryptography import x509
+from datetime import timedelta
 
 from domain.anchor import LogRenewal
 from domain.envelope import Actor
-from ledger.anchoring import Anchorer, gen_time_of
+from ledger.anchoring import Anchorer, gen_time_of, newest_tsa_expiry, utc_text
 from ledger.errors import LedgerError
 from ledger.timestamp_client import TimestampError, request_token
 from verifiers.canonical import b64
@@ -29,7 +26,6 @@ from verifiers.ers import (
     renew_hash_tree,
     renew_timestamp,
     timestamp_renewal_input,
-    verify_binding,
 )
 
 ALGORITHMS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha3_512": hashlib.sha3_512}
@@ -45,29 +41,11 @@ class Renewal:
     gen_time: str
 
 
-def newest_tsa_expiry(record: bytes) -> datetime:
-    """When the certificate of a record's newest timestamp expires: the proof lapses then."""
-    token, _ = verify_binding(record).timestamps()[-1]
-    signed = cms.ContentInfo.load(token)["content"]
-    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
-    for cert in signed["certificates"]:
-        if cert.chosen.serial_number == serial:
-            return x509.load_der_x509_certificate(cert.chosen.dump()).not_valid_after_utc
-    raise LedgerError("a timestamp without its TSA certificate")
-
-
 def due(anchorer: Anchorer, margin: timedelta = DEFAULT_MARGIN) -> list[tuple[int, str, str]]:
     """(size, tsa, expiry) of every record whose newest TSA certificate expires within
     `margin` from now."""
-    now = anchorer.clock()
     with anchorer.store.transaction() as tx:
-        records = tx.evidence_records()
-    out = []
-    for size, tsa, record in records:
-        expiry = newest_tsa_expiry(record)
-        if expiry - now < margin:
-            out.append((size, tsa, expiry.isoformat()))
-    return out
+        return tx.evidence_expiring(utc_text(anchorer.clock() + margin))
 
 
 def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None) -> Renewal:
@@ -98,7 +76,8 @@ def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None) -> R
     gen_time = gen_time_of(token)
     with anchorer.store.transaction() as tx:
         for (size, tsa_url, _), record in zip(records, renewed, strict=True):
-            tx.update_evidence(size, tsa_url, record, now.isoformat())
+            tx.update_evidence(size, tsa_url, record, now.isoformat(),
+                               utc_text(newest_tsa_expiry(record)))
     anchorer.save(LogRenewal.renew(
         actor=Actor("stele:log", "system", anchorer.actor.agency), at=now,
         renewal="sha-256:" + hashlib.sha256(token).hexdigest(), kind=kind, algorithm=alg,

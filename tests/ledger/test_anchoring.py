@@ -258,7 +258,8 @@ def test_a_second_token_for_the_same_checkpoint_and_tsa_is_dropped(settings: Set
         with ledger.store.transaction() as tx:
             (size, tsa, record), = tx.evidence_records()
             (_, token, gen_time), = tx.timestamps(size)
-            tx.add_timestamp(size, tsa, b"another token", gen_time, b"another record", "now")
+            tx.add_timestamp(size, tsa, b"another token", gen_time, b"another record", "now",
+                             "2099-01-01T00:00:00Z")
         with ledger.store.transaction() as tx:
             assert tx.timestamps(size) == [(tsa, token, gen_time)]
             assert tx.evidence_records() == [(size, tsa, record)]
