@@ -136,13 +136,17 @@ def _print_failures(report: Report) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--from-checkpoint", "saved", type=click.File("r", encoding="utf-8"),
+              default=None, help="A checkpoint note saved earlier: prove today's log extends it.")
 @store_options
-def audit(store: StoreOptions, as_json: bool) -> None:
-    """Replay the whole store and re-prove every hash, link, node, checkpoint and signature."""
+def audit(store: StoreOptions, as_json: bool, saved: Any) -> None:
+    """Replay the whole store and re-prove every hash, link, node, checkpoint, signature and
+    evidence record; with --from-checkpoint, detect a split view."""
     with open_ledger(store) as ledger:
         ledger.integrate()
         with _bar(ledger.size(), "auditing") as bar:
-            report = ledger.audit(progress=bar.update)
+            report = ledger.audit(progress=bar.update,
+                                  saved_checkpoint=saved.read() if saved else None)
     if as_json:
         emit(report.as_json())
     else:

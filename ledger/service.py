@@ -478,9 +478,11 @@ class Ledger:
             proof = consistency_proof(tx, first, second)
         return {"first": first, "second": second, "proof": [b64(p) for p in proof]}
 
-    def audit(self, progress: Callable[[int], None] | None = None) -> Report:
+    def audit(self, progress: Callable[[int], None] | None = None, *,
+              saved_checkpoint: str | None = None, at: datetime | None = None) -> Report:
         return audit(self.store, parse_verifier_key(self.key.verifier), self.settings.origin,
-                     progress)
+                     progress, tsa_roots=self.anchorer.policy.trust_roots,
+                     at=at or self.clock(), saved_checkpoint=saved_checkpoint)
 
     def root(self, size: int | None = None) -> bytes:
         with self.store.transaction() as tx:

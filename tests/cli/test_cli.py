@@ -172,3 +172,13 @@ def test_audit_fails_loudly_after_tampering(stele: Stele) -> None:
     assert "FAIL: tree: node_mismatch" in done.stdout
     report = json.loads(stele.run("audit", "--json", ok=False).stdout)
     assert report["bottom_line"] == "FAILED"
+
+
+def test_audit_from_a_saved_checkpoint(stele: Stele) -> None:
+    stele.run("demo", "--records", "2")
+    saved = stele.cwd / "saved-checkpoint.txt"
+    saved.write_text(stele.run("log", "checkpoint").stdout)
+    stele.run("demo", "--records", "2")
+    done = stele.run("audit", "--from-checkpoint", str(saved))
+    assert "OK: saved_checkpoint" in done.stdout
+    assert "OK: evidence" in done.stdout

@@ -263,3 +263,36 @@ def test_a_second_token_for_the_same_checkpoint_and_tsa_is_dropped(settings: Set
         with ledger.store.transaction() as tx:
             assert tx.timestamps(size) == [(tsa, token, gen_time)]
             assert tx.evidence_records() == [(size, tsa, record)]
+
+
+def test_audit_reverifies_every_evidence_record_and_detects_a_split_view(
+    settings: Settings,
+) -> None:
+    from verifiers.note import sign_note
+
+    with Ledger(settings) as ledger:
+        _write(ledger, 2)
+        ledger.sync()
+        kept = ledger.checkpointer.latest()
+        assert kept is not None
+        _write(ledger, 2, start=5)
+        ledger.sync()
+        report = ledger.audit(saved_checkpoint=kept.note)
+        assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
+        assert {c.name for c in report.checks} >= {"evidence", "saved_checkpoint"}
+        # Ten years on, the built-in TSA's certificate has expired: not proven, not forged.
+        later = ledger.audit(at=datetime.now(UTC) + timedelta(days=3650))
+        assert later.bottom_line is Verdict.INDETERMINATE
+        # A checkpoint signed with the log's key over another history: a split view.
+        forged = sign_note(f"{settings.origin}\n{kept.size}\n{'A' * 43}=\n", ledger.key.name,
+                           ledger.key.private_key)
+        split = ledger.audit(saved_checkpoint=forged)
+        assert split.bottom_line is Verdict.FAILED
+        assert "split_view" in {c.code for c in split.failures}
+        # An edited evidence record fails the audit.
+        with ledger.store.transaction() as tx:
+            (size, tsa, record), *_ = tx.evidence_records()
+            edited = bytearray(record)
+            edited[-40] ^= 1
+            tx.update_evidence(size, tsa, bytes(edited), "now", "2099-01-01T00:00:00Z")
+        assert ledger.audit().bottom_line is Verdict.FAILED
