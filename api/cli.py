@@ -238,12 +238,7 @@ def log_status(store: StoreOptions) -> None:
 @store_options
 def log_timestamp(store: StoreOptions, size: int, tsa: str | None, output: Any) -> None:
     """The DER RFC 3161 token of checkpoint SIZE (checks: openssl ts -verify -data NOTE)."""
-    with open_ledger(store) as ledger, ledger.store.transaction() as tx:
-        tokens = [t for t in tx.timestamps(size) if tsa in (None, t[0])]
-    if not tokens:
-        raise _Fail("not_anchored", f"checkpoint {size} has no timestamp"
-                    + (f" from {tsa}" if tsa else ""))
-    output.write(tokens[0][1])
+    output.write(_anchored(store, size, tsa)[0])
 
 
 @log.command("evidence-record")
@@ -253,11 +248,18 @@ def log_timestamp(store: StoreOptions, size: int, tsa: str | None, output: Any) 
 @store_options
 def log_evidence_record(store: StoreOptions, size: int, tsa: str | None, output: Any) -> None:
     """The RFC 4998 evidence record (DER) of checkpoint SIZE; its data object is the note."""
+    output.write(_anchored(store, size, tsa)[1])
+
+
+def _anchored(store: StoreOptions, size: int, tsa: str | None) -> tuple[bytes, bytes]:
+    """(token, evidence record) of checkpoint SIZE from TSA (default: the first)."""
     with open_ledger(store) as ledger, ledger.store.transaction() as tx:
-        records = [r for s, t, r in tx.evidence_records() if s == size and tsa in (None, t)]
-    if not records:
-        raise _Fail("not_anchored", f"checkpoint {size} has no evidence record")
-    output.write(records[0])
+        found = [(token, record) for url, token, record in tx.anchored(size)
+                 if tsa in (None, url)]
+    if not found:
+        raise _Fail("not_anchored", f"checkpoint {size} is not anchored"
+                    + (f" by {tsa}" if tsa else ""))
+    return found[0]
 
 
 def _latest_size(ledger: Ledger) -> int:

@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from asn1crypto import cms
@@ -222,10 +221,3 @@ def _has_events(tx: Tx, start: int, end: int) -> bool:
             ):
                 return True
     return False
-
-
-def status(tx: Tx) -> dict[str, Any]:
-    rows = tx.execute(f"SELECT COUNT(*), COUNT(DISTINCT size) FROM {tx._store.prefix}"
-                      "stele_timestamps").fetchone()
-    return {"tokens": int(rows[0]), "anchored_checkpoints": int(rows[1])}
-

@@ -265,6 +265,20 @@ class Tx:
             self.execute(f"INSERT INTO {p}stele_evidence (size, tsa, record, updated_at, expires)"
                          " VALUES (?, ?, ?, ?, ?)", (size, tsa, evidence_record, now, expires))
 
+    def anchored(self, size: int) -> list[tuple[str, bytes, bytes]]:
+        """(tsa, token, evidence record) of each TSA that anchored checkpoint `size`."""
+        p = self._p
+        rows = self.execute(
+            f"SELECT t.tsa, t.token, e.record FROM {p}stele_timestamps t JOIN {p}stele_evidence e"
+            " ON e.size = t.size AND e.tsa = t.tsa WHERE t.size = ? ORDER BY t.gen_time, t.tsa",
+            (size,)).fetchall()
+        return [(str(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def anchoring_counts(self) -> dict[str, int]:
+        row = self.execute(f"SELECT COUNT(*), COUNT(DISTINCT size) FROM {self._p}"
+                           "stele_timestamps").fetchone()
+        return {"tokens": int(row[0]), "anchored_checkpoints": int(row[1])}
+
     def unlogged_timestamps(self) -> list[tuple[int, str, bytes]]:
         rows = self.execute(f"SELECT size, tsa, token FROM {self._p}stele_timestamps"
                             " WHERE logged = 0 ORDER BY size, tsa").fetchall()

@@ -29,7 +29,6 @@ from verifiers.ers import (
 )
 
 ALGORITHMS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "sha3_512": hashlib.sha3_512}
-DEFAULT_MARGIN = timedelta(days=730)  # renew when a TSA certificate in use has < 2 years left
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class Renewal:
     gen_time: str
 
 
-def due(anchorer: Anchorer, margin: timedelta = DEFAULT_MARGIN) -> list[tuple[int, str, str]]:
+def due(anchorer: Anchorer, margin: timedelta) -> list[tuple[int, str, str]]:
     """(size, tsa, expiry) of every record whose newest TSA certificate expires within
     `margin` from now."""
     with anchorer.store.transaction() as tx:

@@ -25,7 +25,6 @@ from domain.errors import InvalidInputError
 from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
 from ledger.anchoring import Anchored, Anchorer, anchor_policy
-from ledger.anchoring import status as anchoring_counts
 from ledger.application import RecordsApplication
 from ledger.audit import audit
 from ledger.checkpoints import Checkpoint, Checkpointer
@@ -398,12 +397,12 @@ class Ledger:
         if current is None:
             raise RecordNotFoundError("no record with that id", record=str(rid))
         indexes = self.leaf_indexes(rid)
-        events = [
-            {"version": i + 1, "hash": b64(event_hash(raw)), "leaf_index": indexes[i],
-             "premis": PREMIS_EVENT_TYPES.get(json.loads(raw)["type"]),
-             "event": json.loads(raw)}
-            for i, raw in enumerate(self.history(rid))
-        ]
+        events = []
+        for i, raw in enumerate(self.history(rid)):
+            event = json.loads(raw)
+            events.append({"version": i + 1, "hash": b64(event_hash(raw)),
+                           "leaf_index": indexes[i],
+                           "premis": PREMIS_EVENT_TYPES.get(event["type"]), "event": event})
         state = {k.lstrip("_"): v for k, v in vars(current).items()
                  if k not in ("_pending_events", "_created_on", "_modified_on", "_id")}
         if isinstance(current, Record):
@@ -433,7 +432,7 @@ class Ledger:
     def anchoring_status(self) -> dict[str, Any]:
         """Anchored checkpoints, those waiting for a TSA, and evidence records due renewal."""
         with self.store.transaction() as tx:
-            counts = anchoring_counts(tx)
+            counts = tx.anchoring_counts()
         return {**counts, "waiting": self.anchorer.backlog(),
                 "tsas": [t.url for t in self.anchorer.policy.tsas],
                 "quorum": self.anchorer.policy.quorum,

@@ -182,3 +182,22 @@ def test_audit_from_a_saved_checkpoint(stele: Stele) -> None:
     done = stele.run("audit", "--from-checkpoint", str(saved))
     assert "OK: saved_checkpoint" in done.stdout
     assert "OK: evidence" in done.stdout
+
+
+def test_timestamp_and_evidence_record_of_an_anchored_checkpoint(stele: Stele) -> None:
+    from verifiers.ers import verify_binding
+
+    stele.run("demo", "--records", "2")
+    status = stele.json("log", "status")
+    assert status["anchoring"]["anchored_checkpoints"] == 1
+    size = status["checkpoint"]["size"] - 1  # the last checkpoint covers the anchor entry
+    note = stele.run("log", "checkpoint", "--size", str(size)).stdout.encode()
+    token = subprocess.run([*stele.command, "log", "timestamp", "--size", str(size)],
+                           cwd=stele.cwd, env=stele.env, capture_output=True, check=True).stdout
+    record = subprocess.run([*stele.command, "log", "evidence-record", "--size", str(size)],
+                            cwd=stele.cwd, env=stele.env, capture_output=True, check=True).stdout
+    binding = verify_binding(record, data_objects=[note])
+    assert binding.bound
+    assert binding.timestamps()[0][0] == token
+    missing = stele.run("log", "timestamp", "--size", str(size + 1), ok=False)
+    assert missing.stderr.startswith("error: not_anchored:")
