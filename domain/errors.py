@@ -77,3 +77,14 @@ DestructionNotApprovedError = _error(
 ChainBrokenError = _error(
     "ChainBrokenError", "chain_broken", "A stored event does not link to its predecessor."
 )
+CommitteeOnlyError = _error(
+    "CommitteeOnlyError", "committee_only",
+    "Only the Government Cipher Committee's principals decide which roots are trusted.",
+)
+AnchorStateError = _error(
+    "AnchorStateError", "anchor_state", "The trust anchor's status does not allow this."
+)
+UntrustedSignerError = _error(
+    "UntrustedSignerError", "untrusted_signer",
+    "The signer's certificate does not chain to a trust anchor in force at signing time.",
+)

@@ -6,6 +6,7 @@ from domain.anchor import LogAnchor, LogRenewal
 from domain.chained import ChainedAggregate
 from domain.dossier import Dossier
 from domain.record import Record
+from domain.trust import TrustAnchor
 
 EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
     cls.TYPE: cls
@@ -16,6 +17,8 @@ EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
         Record.HoldReleased, Record.DestructionApproved, Record.Destroyed,
         Dossier.Opened, Dossier.MemberAdded, Dossier.Closed,
         LogAnchor.Anchored, LogRenewal.Renewed,
+        TrustAnchor.Registered, TrustAnchor.Suspended, TrustAnchor.Reinstated,
+        TrustAnchor.Retired,
     )
 }
 
@@ -40,9 +43,14 @@ PREMIS_EVENT_TYPES: dict[str, str | None] = {
     "dossier.closed": _PREMIS + "fix",  # the members' digests are sealed in a root
     "log.anchored": None,
     "log.renewed": None,
+    "trust.anchor_registered": None,
+    "trust.anchor_suspended": None,
+    "trust.anchor_reinstated": None,
+    "trust.anchor_retired": None,
 }
 
-AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier, LogAnchor, LogRenewal)
+AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier, LogAnchor, LogRenewal,
+                                                       TrustAnchor)
 
 
 def aggregate_class(event_class: type[ChainedAggregate.Event]) -> type[ChainedAggregate]:

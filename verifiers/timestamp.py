@@ -922,7 +922,7 @@ def _ocsp(der: bytes) -> Any:
     return ocsp.OCSPResponse.load(der, strict=True)
 
 
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run pyhanko-certvalidator's coroutine to completion from synchronous code, also
     when the caller is itself inside an event loop (an async web handler)."""
     try:
@@ -968,7 +968,7 @@ def _validate(
         revocation_mode=_REVOCATION_MODES[revocation],
     )
     validator = CertificateValidator(tsa, intermediates, validation_context=context)
-    path = _run(validator.async_validate_path())
+    path = run_sync(validator.async_validate_path())
     # RFC 3161 §2.3: id-kp-timeStamping required (its criticality is `check_token`'s);
     # keyUsage is checked there too (digitalSignature or nonRepudiation).
     validate_usage(tsa, set(), {"time_stamping"}, False)
