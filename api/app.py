@@ -26,7 +26,7 @@ from api.problems import (
     unexpected_error,
     validation_error,
 )
-from api.routes import content, log, principals, records, verify
+from api.routes import content, log, principals, records, trust, verify
 from api.worker import LogWorker
 from domain.errors import DomainError
 from ledger.config import Settings
@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
                         media_type="application/json")
 
     for router in (records.router, content.router, log.router, verify.router,
-                   principals.router):
+                   principals.router, trust.router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -7,23 +7,30 @@ line on stderr, `error: <code>: <message>`, and a non-zero exit; never a traceba
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
+from api.cli_common import (
+    StoreOptions,
+    actor_options,
+    emit,
+    open_ledger,
+    progress_bar,
+    store_options,
+    write_commands,
+)
+from api.cli_devpki import dev_pki
+from api.cli_trust import trust
 from domain.envelope import Actor
 from domain.errors import DomainError
-from ledger.config import Settings
 from ledger.service import ACTION_PARAMS, ACTIONS, Command, Ledger
 from verifiers.canonical import b64
 from verifiers.errors import VerificationError
@@ -32,61 +39,6 @@ from verifiers.report import Report, Verdict
 EXIT_FAILED = 1  # a verification or audit failed, or a command was refused
 EXIT_USAGE = 2  # bad arguments (click's own convention)
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug; the message says where to look
-
-
-class StoreOptions:
-    def __init__(self, db: str | None, data_dir: str | None) -> None:
-        self.db = db
-        self.data_dir = data_dir
-
-    def settings(self) -> Settings:
-        return Settings.from_env(self.db, self.data_dir)
-
-
-def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`--db` and `--data-dir` on every command."""
-
-    @click.option("--data-dir", envvar="STELE_DATA_DIR", default=None,
-                  help="Data directory (default ./stele-data).")
-    @click.option("--db", "db", envvar="STELE_DATABASE_URL", default=None, metavar="URL",
-                  help="postgresql://user@host:port/db[?schema=s] or sqlite:///path "
-                       "(default: SQLite in the data directory).")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, db: str | None, data_dir: str | None, **kwargs: Any) -> Any:
-        return fn(*args, store=StoreOptions(db, data_dir), **kwargs)
-
-    return wrapper
-
-
-@contextmanager
-def open_ledger(store: StoreOptions) -> Iterator[Ledger]:
-    ledger = Ledger(store.settings())
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-def emit(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True))
-
-
-def _bar(length: int, label: str) -> Any:
-    """A progress bar on a terminal, nothing otherwise (so piped output stays clean)."""
-    if sys.stderr.isatty():
-        return click.progressbar(length=length, label=label, file=sys.stderr)
-    return _NoBar()
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,7 +59,7 @@ def demo(store: StoreOptions, records: int) -> None:
     with open_ledger(store) as ledger:
         result = run_demo(ledger, records)
         checkpoint = ledger.sync()  # integrate, checkpoint, anchor, checkpoint the anchors
-        with _bar(ledger.size(), "auditing") as bar:
+        with progress_bar(ledger.size(), "auditing") as bar:
             report = ledger.audit(progress=bar.update)
         assert checkpoint is not None
         settings = ledger.settings
@@ -144,7 +96,7 @@ def audit(store: StoreOptions, as_json: bool, saved: Any) -> None:
     evidence record; with --from-checkpoint, detect a split view."""
     with open_ledger(store) as ledger:
         ledger.integrate()
-        with _bar(ledger.size(), "auditing") as bar:
+        with progress_bar(ledger.size(), "auditing") as bar:
             report = ledger.audit(progress=bar.update,
                                   saved_checkpoint=saved.read() if saved else None)
     if as_json:
@@ -268,20 +220,6 @@ def _latest_size(ledger: Ledger) -> int:
 
 
 # -- record -----------------------------------------------------------------------------------
-def actor_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @click.option("--agency", envvar="STELE_AGENCY", required=True,
-                  help="The acting agency's 13-character code ($STELE_AGENCY).")
-    @click.option("--role", envvar="STELE_ROLE", default="agency", show_default=True)
-    @click.option("--actor", "actor_id", envvar="STELE_ACTOR", default=None,
-                  help="Principal id recorded in the event (default cli:$USER).")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, agency: str, role: str, actor_id: str | None, **kw: Any) -> Any:
-        who = actor_id or f"cli:{os.environ.get('USER', 'operator')}"
-        return fn(*args, actor=Actor(who, role, agency), **kw)
-
-    return wrapper
-
-
 @cli.group()
 def record() -> None:
     """Show records and take them through their lives (one subcommand per action)."""
@@ -295,16 +233,6 @@ def record_show(store: StoreOptions, record_id: str) -> None:
     with open_ledger(store) as ledger:
         ledger.integrate()
         emit(ledger.describe(record_id))
-
-
-def _write(store: StoreOptions, actor: Actor, commands: list[Command]) -> None:
-    with open_ledger(store) as ledger:
-        written = ledger.execute(actor, commands)
-        ledger.integrate()
-        ledger.checkpoint()
-        for event in written:
-            indexes = ledger.leaf_indexes(event.record)
-            emit(dict(event.as_json(), leaf_index=indexes[event.version - 1]))
 
 
 @record.command("create")
@@ -329,7 +257,41 @@ def record_create(store: StoreOptions, actor: Actor, metadata_file: Any, content
         "metadata": metadata, "retention": _json_or_text(retention), "schedule": schedule,
         "content": {"digest": digest, "size": len(data), "media_type": media_type},
     }
-    _write(store, actor, [Command("record.create", params)])
+    write_commands(store, actor, [Command("record.create", params)])
+
+
+@record.command("sign")
+@click.argument("record_id")
+@click.option("--signer-class", required=True, type=click.Choice(["individual", "organization"]))
+@click.option("--cms", "cms_file", type=click.File("rb"), default=None,
+              help="A detached CMS signature (DER) over the record's content. Without it, the "
+                   "record's content is a signed PDF (PAdES).")
+@click.option("--field", default=None, help="Which PDF signature field (if several).")
+@click.option("--crl", "crls", type=click.File("rb"), multiple=True, help="DER CRL (repeat).")
+@click.option("--ocsp", "ocsps", type=click.File("rb"), multiple=True,
+              help="DER OCSP response (repeat).")
+@click.option("--cert", "certs", type=click.File("rb"), multiple=True,
+              help="DER or PEM certificate of the chain (repeat).")
+@click.option("--expected-version", type=int, default=None)
+@actor_options
+@store_options
+def record_sign(store: StoreOptions, actor: Actor, record_id: str, signer_class: str,
+                cms_file: Any, field: str | None, crls: tuple[Any, ...], ocsps: tuple[Any, ...],
+                certs: tuple[Any, ...], expected_version: int | None) -> None:
+    """Validate a signature over the record's content (pyHanko, against the registry's
+    anchors) and record it with its verdict and everything the validation used."""
+    from verifiers.certs import certificate_der
+
+    with open_ledger(store) as ledger:
+        data = [ledger.put_content(f.read()) for f in (*crls, *ocsps)]
+        data += [ledger.put_content(certificate_der(f.read())) for f in certs]
+        params: dict[str, Any] = {"record": record_id, "signer_class": signer_class,
+                                  "validation_data": data}
+        if cms_file is not None:
+            params["signature"] = ledger.put_content(cms_file.read())
+        if field is not None:
+            params["field"] = field
+    write_commands(store, actor, [Command("record.sign", params, expected_version)])
 
 
 def _json_value(raw: bytes | str, what: str) -> Any:
@@ -361,7 +323,7 @@ def _action_command(action: str) -> click.Command:
         given = {k: _json_or_text(v) for k, v in values.items() if v is not None}
         if target is not None:
             given[target] = values[target]
-        _write(store, actor, [Command(action, given, expected_version)])
+        write_commands(store, actor, [Command(action, given, expected_version)])
 
     options: list[click.Parameter] = []
     for p in params:
@@ -384,8 +346,8 @@ def _action_command(action: str) -> click.Command:
 def _register_actions() -> None:
     groups: dict[str, click.Group] = {}
     for action in ACTIONS:
-        if action == "record.create":
-            continue
+        if action in ("record.create", "record.sign") or action.startswith("trust."):
+            continue  # commands of their own, which take files
         parts = action.split(".")
         path = parts[1:-1] if parts[0] == "record" else parts[:-1]
         parent: click.Group = record
@@ -399,6 +361,8 @@ def _register_actions() -> None:
 
 
 _register_actions()
+cli.add_command(trust)
+cli.add_command(dev_pki)
 
 
 # -- serve and principals ---------------------------------------------------------------------

@@ -1,18 +1,28 @@
-"""`stele demo`: every lifecycle action on N sample records, then a checkpoint and an audit."""
+"""`stele demo`: every lifecycle action on N sample records, then a checkpoint and an audit.
+
+Documents are real PDFs signed with the data directory's development PKI (`stele dev-pki`),
+validated by the ledger as any signature is."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from domain.envelope import Actor
+from ledger.devpki import DevPki, blank_pdf, sign_pdf
 from ledger.service import Command, Ledger
 
 AGENCY = Actor("demo-clerk", "agency", "000.00.00.G01")  # a ministry's records office
 ARCHIVE = Actor("demo-archivist", "archivist", "000.00.00.H01")  # a historical archive
 COURT = Actor("demo-inspector", "inspector", "000.00.00.T01")
+COMMITTEE = Actor("demo-committee", "committee", "000.00.00.B01")  # the Cipher Committee
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,40 @@ def _metadata(run: str, i: int) -> dict[str, Any]:
     }
 
 
-def _signature(ledger: Ledger, digest: str, who: str, signer_class: str) -> dict[str, Any]:
-    # Signature metadata only: pyHanko validation of real signatures comes with issue 4.
-    sig = ledger.put_content(f"demo signature by {who} over {digest}".encode())
+def _pki(ledger: Ledger) -> DevPki:
+    """The data directory's development PKI (made on the first demo), its roots registered
+    as trust anchors by the committee."""
+    directory = ledger.settings.data_dir / "dev-pki"
+    if (directory / "pki.json").exists():
+        pki = DevPki.load(directory)
+    else:
+        pki = DevPki.create(directory, datetime.now(UTC) - timedelta(days=1), signer_days=3650)
+    registered = {a.fingerprint for a in ledger.trust.anchors()}
+    for name, root in pki.roots.items():
+        der = root.public_bytes(serialization.Encoding.DER)
+        if "sha-256:" + hashlib.sha256(der).hexdigest() not in registered:
+            ledger.do(COMMITTEE, "trust.register", pki=name,
+                      certificate=base64.b64encode(der).decode(),
+                      purposes=["signing", "timestamping"])
+    return pki
+
+
+def _revocation(ledger: Ledger, pki: DevPki) -> dict[str, list[str]]:
+    """Today's CRLs and OCSP answers for the two signers, uploaded once per demo run."""
+    now = datetime.now(UTC)
+    crls = {ca: ledger.put_content(pki.crl(ca, now)) for ca in ("NEAC", "NEAC CA", "BCY")}
     return {
-        "format": "pades", "signer_class": signer_class, "signed_digest": digest,
-        "signer": ledger.put_content(f"demo certificate of {who}".encode()),
-        "chain": [], "signing_time": "2010-03-15T09:00:00Z", "signature": sig,
-        "validation": {"verdict": "PASSED", "note": "demo metadata, not validated"},
+        "individual": [crls["NEAC CA"], crls["NEAC"],
+                       ledger.put_content(pki.ocsp_response("individual", now))],
+        "agency": [crls["BCY"], ledger.put_content(pki.ocsp_response("agency", now))],
     }
+
+
+def _document(pki: DevPki, run: str, i: int) -> bytes:
+    """A decision, signed (PAdES) by the official who signs it, then by the agency's seal."""
+    pdf = blank_pdf(f"QUYET DINH so {i + 1}/QD-{run}\n(demo document {i + 1} of run {run})")
+    pdf = sign_pdf(pdf, pki.party("individual"), pki=pki, field="Individual")
+    return sign_pdf(pdf, pki.party("agency"), pki=pki, field="Agency")
 
 
 def run_demo(ledger: Ledger, records: int) -> DemoResult:
@@ -56,19 +91,22 @@ def run_demo(ledger: Ledger, records: int) -> DemoResult:
     dossier = f"{AGENCY.agency}.2010.HS-{run}"
     written += len(ledger.do(AGENCY, "dossier.open", code=dossier,
                              title=f"Hồ sơ demo {run}", retention=10))
+    pki = _pki(ledger)
+    revocation = _revocation(ledger, pki)
     for i in range(records):
-        content = f"Demo document {i + 1} of run {run}\n".encode() * (1 + i % 3)
+        content = _document(pki, run, i)
         digest = ledger.put_content(content)
         created = ledger.do(AGENCY, "record.create", metadata=_metadata(run, i), retention=10,
                             schedule="Circular 05/2025 table 1 item 12",
                             content={"digest": digest, "size": len(content),
-                                     "media_type": "text/plain"})
+                                     "media_type": "application/pdf"})
         rid = created[0].record
         steps = [
-            Command("record.sign", {"record": rid, **_signature(ledger, digest, "clerk",
-                                                                "individual")}),
-            Command("record.sign", {"record": rid, **_signature(ledger, digest, "ministry",
-                                                                "organization")}),
+            Command("record.sign", {"record": rid, "signer_class": "individual",
+                                    "field": "Individual",
+                                    "validation_data": revocation["individual"]}),
+            Command("record.sign", {"record": rid, "signer_class": "organization",
+                                    "field": "Agency", "validation_data": revocation["agency"]}),
             Command("record.file", {"record": rid, "dossier": dossier}),
         ]
         written += len(created) + len(ledger.execute(AGENCY, steps))

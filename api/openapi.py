@@ -36,9 +36,11 @@ def problem_statuses(method: str, path: str) -> set[int]:
         return found | ({503} if path == "/readyz" else set())
     found.add(422)
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
-                        "/v1/principals/")) or path == "/v1/log/checkpoint":
+                        "/v1/principals/", "/v1/trust/anchors/")) or (
+            path == "/v1/log/checkpoint"):
         found.add(404)
-    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch")):
+    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
+                                             "/v1/trust/")):
         found.add(409)
     if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
         found.add(400)

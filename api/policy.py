@@ -3,6 +3,8 @@ record) is the domain's rule; roles are checked here, before the domain sees a c
 
 from __future__ import annotations
 
+from ledger.principals import ROLES
+
 WRITERS = frozenset({"agency", "archivist"})
 
 # Operations anyone may call, without a token: transparency (checkpoints, key, proofs) and the
@@ -29,6 +31,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "record.hold.release": frozenset({"inspector", "archivist"}),
     "record.destruction.approve": WRITERS,
     "record.destruction.execute": WRITERS,
+    # The Government Cipher Committee decides which roots are trusted (DOMAIN.md).
+    "trust.register": frozenset({"committee"}),
+    "trust.suspend": frozenset({"committee"}),
+    "trust.reinstate": frozenset({"committee"}),
+    "trust.retire": frozenset({"committee"}),
 }
 
 # Reading records and their content: auditors read everything; agencies and archives read the
@@ -38,3 +45,4 @@ READ_OWN = WRITERS
 LOG_LEAVES = frozenset({"auditor"})  # leaves carry record metadata
 UPLOAD = WRITERS
 ADMIN = frozenset({"admin"})
+TRUST_READERS = frozenset(ROLES)  # the registry is no secret: any principal reads it

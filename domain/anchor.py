@@ -34,6 +34,7 @@ class LogAnchor(ChainedAggregate):
         tsa: str
         token: str  # sha-256 digest of the TimeStampToken DER (content store)
         gen_time: str
+        tsa_anchor: str | None  # fingerprint of the trusted root the TSA chains to
 
         def apply(self, aggregate: Any) -> None:
             aggregate.checkpoint = self.checkpoint
@@ -41,12 +42,14 @@ class LogAnchor(ChainedAggregate):
 
     @classmethod
     def anchor(cls, *, actor: Actor, at: datetime, origin: str, size: int, root: str,
-               note: str, tsa: str, token: str, gen_time: str) -> LogAnchor:
+               note: str, tsa: str, token: str, gen_time: str,
+               tsa_anchor: str | None = None) -> LogAnchor:
         return cls._create(
             cls.Anchored, id=anchor_id(origin, size, tsa), timestamp=at, actor=actor.as_dict(),
             prev=None, checkpoint={"origin": origin, "size": size, "root": root,
                                    "note": check_digest(note, "note")},
-            tsa=check_text(tsa, "tsa"), token=check_digest(token, "token"), gen_time=gen_time)
+            tsa=check_text(tsa, "tsa"), token=check_digest(token, "token"), gen_time=gen_time,
+            tsa_anchor=tsa_anchor)
 
 
 class LogRenewal(ChainedAggregate):
@@ -63,6 +66,7 @@ class LogRenewal(ChainedAggregate):
         tsa: str
         token: str
         gen_time: str
+        tsa_anchor: str | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.kind = self.kind
@@ -70,9 +74,9 @@ class LogRenewal(ChainedAggregate):
     @classmethod
     def renew(cls, *, actor: Actor, at: datetime, renewal: str, kind: str, algorithm: str,
               reason: str, records: int, tree_root: str, tsa: str, token: str,
-              gen_time: str) -> LogRenewal:
+              gen_time: str, tsa_anchor: str | None = None) -> LogRenewal:
         return cls._create(
             cls.Renewed, id=aggregate_id(RENEWAL_NAMESPACE, renewal), timestamp=at,
             actor=actor.as_dict(), prev=None, kind=kind, algorithm=algorithm,
             reason=check_text(reason, "reason"), records=records, tree_root=tree_root, tsa=tsa,
-            token=check_digest(token, "token"), gen_time=gen_time)
+            token=check_digest(token, "token"), gen_time=gen_time, tsa_anchor=tsa_anchor)

@@ -15,6 +15,7 @@ from domain.chained import ChainedAggregate, aggregate_id
 from domain.envelope import Actor
 from domain.metadata import (
     ACCESS_LEVELS,
+    DIGEST,
     PERMANENT,
     Retention,
     check_agency_code,
@@ -318,6 +319,11 @@ class Record(ChainedAggregate):
             )
 
     # -- sign -----------------------------------------------------------------------------
+    def check_may_sign(self, actor: Actor) -> None:
+        """The rules of `sign` that need no signature: checked before validating one."""
+        self._alive()
+        self._custodian(actor)
+
     def sign(
         self,
         *,
@@ -352,6 +358,13 @@ class Record(ChainedAggregate):
         if not isinstance(validation, dict):
             raise errors.InvalidInputError("validation must be an object")
         check_choice(validation.get("verdict"), "validation.verdict", VERDICTS)
+        # The certificate chains to an anchor in force at signing time (the ledger checked
+        # which; the event names it).
+        if not isinstance(validation.get("anchor"), str) or not DIGEST.match(
+                validation["anchor"]):
+            raise errors.UntrustedSignerError(
+                "a signature is recorded only with the trust anchor that vouched for it",
+                anchor=validation.get("anchor"))
         self._next(
             self.Signed,
             actor=actor.as_dict(),

@@ -2,7 +2,7 @@
 
 Viet Nam has several roots at once (NEAC's public root, re-keyed in 2025, whose old root stays
 valid for what it signed; the Government Cipher Committee's root for official duty), so an
-anchor is versioned and time-scoped: registered with a PKI name, a purpose and a window of
+anchor is versioned and time-scoped: registered with a PKI name, its purposes and a window of
 signing times it vouches for; suspended and reinstated; retired. Only committee principals act,
 and nothing is ever deleted. Every validation asks `in_force(signing_time, known_at)`: the
 anchor as it stood at `known_at`, for a signature made at `signing_time`.
@@ -52,7 +52,7 @@ class TrustAnchor(ChainedAggregate):
         certificate: str
         subject: str
         pki: str
-        purpose: str
+        purposes: list[str]
         not_before: str
         not_after: str
         registered_at: str
@@ -69,12 +69,12 @@ class TrustAnchor(ChainedAggregate):
         fingerprint: str
         subject: str
         pki: str
-        purpose: str
+        purposes: list[str]  # "signing" (document signers), "timestamping" (TSAs)
         not_before: str  # the window of signing (or time-stamping) times it vouches for
         not_after: str
 
         def apply(self, aggregate: Any) -> None:
-            for name in ("certificate", "fingerprint", "subject", "pki", "purpose",
+            for name in ("certificate", "fingerprint", "subject", "pki", "purposes",
                          "not_before", "not_after"):
                 setattr(aggregate, name, getattr(self, name))
             aggregate.registered_at = self.at()
@@ -103,9 +103,10 @@ class TrustAnchor(ChainedAggregate):
 
     # -- commands ------------------------------------------------------------------------------
     @classmethod
-    def register(cls, *, actor: Actor, at: datetime, certificate: str, pki: str, purpose: str,
-                 not_before: str | None = None, not_after: str | None = None) -> TrustAnchor:
-        """Register a root (PEM or base64 DER) as trusted for `purpose`, by PKI name
+    def register(cls, *, actor: Actor, at: datetime, certificate: str, pki: str,
+                 purposes: list[str], not_before: str | None = None,
+                 not_after: str | None = None) -> TrustAnchor:
+        """Register a root (PEM or base64 DER) as trusted for `purposes`, by PKI name
         (e.g. NEAC, BCY), for signatures made within [not_before, not_after] (default: the
         certificate's own validity)."""
         _committee(actor)
@@ -114,7 +115,10 @@ class TrustAnchor(ChainedAggregate):
         except VerificationError as exc:
             raise errors.InvalidInputError(
                 f"certificate: {exc.message}", **exc.evidence) from None
-        check_choice(purpose, "purpose", PURPOSES)
+        if not isinstance(purposes, list) or not purposes:
+            raise errors.InvalidInputError(f"purposes must be a non-empty list of {PURPOSES}")
+        for purpose in purposes:
+            check_choice(purpose, "purposes", PURPOSES)
         check_text(pki, "pki", max_len=40)
         start = _time(not_before, "not_before") if not_before else facts.not_before
         end = _time(not_after, "not_after") if not_after else facts.not_after
@@ -125,7 +129,8 @@ class TrustAnchor(ChainedAggregate):
             cls.Registered, id=anchor_id(facts.fingerprint), timestamp=at,
             actor=actor.as_dict(), prev=None,
             certificate=base64.b64encode(facts.der).decode(), fingerprint=facts.fingerprint,
-            subject=facts.subject, pki=pki.strip(), purpose=purpose,
+            subject=facts.subject, pki=pki.strip(),
+            purposes=sorted(set(purposes)),
             not_before=_iso(start), not_after=_iso(end))
 
     def suspend(self, *, actor: Actor, at: datetime, reason: str) -> None:
@@ -179,7 +184,7 @@ class TrustAnchor(ChainedAggregate):
 
     def summary(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "subject": self.subject, "pki": self.pki,
-                "purpose": self.purpose, "status": self.status,
+                "purposes": self.purposes, "status": self.status,
                 "not_before": self.not_before, "not_after": self.not_after,
                 "registered_at": self.registered_at, "version": self.version}
 

@@ -15,9 +15,11 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from eventsourcing.persistence import IntegrityError
@@ -31,6 +33,7 @@ from ledger.logstore import LogStore, Tx
 from ledger.timestamp_client import HttpTsa, TimestampError, Tsa, request_token
 from ledger.tsa import LocalTsa, TimeStampAuthority, load_or_create
 from verifiers.canonical import b64
+from verifiers.certs import fingerprint
 from verifiers.errors import VerificationError
 from verifiers.ers import new_evidence_record, verify_binding
 from verifiers.report import Verdict
@@ -75,15 +78,35 @@ def gen_time_of(token_der: bytes) -> datetime:
     return value
 
 
+def _tsa_certificate(token: bytes) -> tuple[Any, list[Any]]:
+    """The TSA's certificate in a token, and all the token's certificates (asn1crypto)."""
+    signed = cms.ContentInfo.load(token)["content"]
+    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
+    certs = [c.chosen for c in signed["certificates"] or []]
+    for cert in certs:
+        if cert.serial_number == serial:
+            return cert, certs
+    raise LedgerError("a timestamp without its TSA certificate")
+
+
 def newest_tsa_expiry(record: bytes) -> datetime:
     """When the certificate of a record's newest timestamp expires: the proof lapses then."""
     token, _ = verify_binding(record).timestamps()[-1]
-    signed = cms.ContentInfo.load(token)["content"]
-    serial = signed["signer_infos"][0]["sid"].chosen["serial_number"].native
-    for cert in signed["certificates"]:
-        if cert.chosen.serial_number == serial:
-            return x509.load_der_x509_certificate(cert.chosen.dump()).not_valid_after_utc
-    raise LedgerError("a timestamp without its TSA certificate")
+    cert, _ = _tsa_certificate(token)
+    return x509.load_der_x509_certificate(cert.dump()).not_valid_after_utc
+
+
+def issuing_root(token: bytes, roots: Sequence[bytes]) -> str | None:
+    """Fingerprint of the root a (verified) token's TSA certificate chains to, by name."""
+    current, certs = _tsa_certificate(token)
+    by_subject = {asn1_x509.Certificate.load(r).subject.dump(): r for r in roots}
+    for _ in range(8):
+        if current.issuer.dump() in by_subject:
+            return fingerprint(by_subject[current.issuer.dump()])
+        current = next((c for c in certs if c.subject.dump() == current.issuer.dump()), None)
+        if current is None:
+            return None
+    return None
 
 
 def utc_text(moment: datetime) -> str:
@@ -99,8 +122,10 @@ def note_digest(note: str) -> bytes:
 class Anchorer:
     def __init__(self, store: LogStore, save: Callable[[ChainedAggregate], None],
                  policy: AnchorPolicy,
-                 origin: str, actor: Actor, clock: Callable[[], datetime]) -> None:
+                 origin: str, actor: Actor, clock: Callable[[], datetime],
+                 registered_roots: Callable[[datetime], list[bytes]] = lambda _: []) -> None:
         self.store = store
+        self.registered_roots = registered_roots
         self.save = save
         self.policy = policy
         self.origin = origin
@@ -179,18 +204,26 @@ class Anchorer:
             log.info("anchor.stored", size=size, tsa=tsa.url, gen_time=gen_time.isoformat())
         return done
 
-    def check(self, token: bytes, digest: bytes, hash_alg: str = "sha256") -> None:
+    def roots(self) -> list[bytes]:
+        """The TSA roots trusted now: the configured ones and the registry's time-stamping
+        anchors in force."""
+        return list(dict.fromkeys([*self.policy.trust_roots,
+                                   *self.registered_roots(self.clock())]))
+
+    def check(self, token: bytes, digest: bytes, hash_alg: str = "sha256") -> str | None:
         """Every check before a token is stored: imprint, signature, ESSCertID, critical
-        timeStamping EKU, and a path to a trusted TSA root now."""
+        timeStamping EKU, and a path to a trusted TSA root now. Returns that root's
+        fingerprint."""
+        roots = self.roots()
         # Revocation is checked where data is supplied; nothing is fetched (no network by
         # default), and the built-in TSA publishes no CRL: "soft" until TSAs are registered
         # with their revocation sources (the trust-anchor registry).
         report = verify_timestamp(token, data_digest=digest, hash_alg=hash_alg,
-                                  trust_roots=list(self.policy.trust_roots), at=self.clock(),
-                                  revocation="soft")
+                                  trust_roots=roots, at=self.clock(), revocation="soft")
         if report.bottom_line is not Verdict.PASSED:
             failed = [c.line() for c in report.failures]
             raise LedgerError("the TSA's token does not verify", checks=failed)
+        return issuing_root(token, roots)
 
     def _log_unlogged(self) -> None:
         """Append a `log.anchored` entry for every stored token not yet in the log."""
@@ -204,7 +237,8 @@ class Anchorer:
                 actor=self.actor, at=self.clock(), origin=self.origin, size=size, root=b64(root),
                 note="sha-256:" + note_digest(note).hex(), tsa=tsa,
                 token="sha-256:" + hashlib.sha256(token).hexdigest(),
-                gen_time=gen_time_of(token).astimezone(UTC).isoformat())
+                gen_time=gen_time_of(token).astimezone(UTC).isoformat(),
+                tsa_anchor=issuing_root(token, self.roots()))
             # Saved before a crash but not marked: the store refuses it again; mark it now.
             with contextlib.suppress(IntegrityError):
                 self.save(entry)

@@ -62,6 +62,7 @@ class Integrator:
             nodes: list[tuple[int, int, bytes]] = []
             created: list[tuple[str, str, str | None, str, str, int]] = []
             later: list[tuple[str, str, bytes, int]] = []  # receipts and destructions, in order
+            uses: list[tuple[str, str, int, str]] = []  # what depends on which trust anchor
             for notification_id, record, version, state in events:
                 tail = _tail(state)
                 if tail.get("record", "").replace("-", "") != record or (
@@ -81,6 +82,8 @@ class Integrator:
                     created.append((tail["record"], "dossier", None, agency, agency, index))
                 elif kind in ("record.transfer_received", "record.destroyed"):
                     later.append((kind, tail["record"], state, index))
+                elif kind in _ANCHOR_USES:
+                    uses += _anchor_uses(kind, state, index)
                 for level, node_index, node in edge.append(leaf_hash(state)):
                     if level == 0:
                         leaves.append((node_index, notification_id, node))
@@ -88,6 +91,7 @@ class Integrator:
                         nodes.append((level, node_index, node))
             tx.append(leaves, nodes)
             tx.add_records(created)
+            tx.add_anchor_uses(uses)
             for kind, record_id, state, index in later:
                 if kind == "record.destroyed":
                     tx.destroyed(record_id, index)
@@ -126,6 +130,18 @@ def _tail(state: bytes) -> dict[str, Any]:
 
 
 _ACTOR_AGENCY = b'{"actor":{"agency":"'  # every envelope opens with its actor's agency
+
+# Events that rest on a trust anchor: a validated signature, a checkpoint's timestamp.
+_ANCHOR_USES = {"record.signed": "signature", "log.anchored": "timestamp",
+                "log.renewed": "timestamp"}
+
+
+def _anchor_uses(kind: str, state: bytes, index: int) -> list[tuple[str, str, int, str]]:
+    event = json.loads(state)  # rare events: the full parse is affordable
+    data = event["data"]
+    anchor = (data.get("validation") or {}).get("anchor") if kind == "record.signed" else (
+        data.get("tsa_anchor"))
+    return [(anchor, _ANCHOR_USES[kind], index, event["at"])] if anchor else []
 
 
 def _actor_agency(state: bytes) -> str:

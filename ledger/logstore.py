@@ -62,6 +62,13 @@ _TABLES = [
     " ON {p}stele_records (custodian, first_leaf)",
     "CREATE INDEX IF NOT EXISTS stele_records_creator ON {p}stele_records (creator, first_leaf)",
     "CREATE UNIQUE INDEX IF NOT EXISTS stele_records_leaf ON {p}stele_records (first_leaf)",
+    # Trust anchors by fingerprint: written before the registering event is saved, so it may
+    # name an anchor whose save failed (readers skip those); never one that is missing.
+    "CREATE TABLE IF NOT EXISTS {p}stele_anchors (fingerprint TEXT PRIMARY KEY)",
+    # What depends on each anchor (signatures and timestamps), from the integrated log.
+    "CREATE TABLE IF NOT EXISTS {p}stele_anchor_uses ("
+    " anchor TEXT NOT NULL, kind TEXT NOT NULL, leaf BIGINT NOT NULL, at TEXT NOT NULL,"
+    " PRIMARY KEY (anchor, leaf))",
 ]
 
 
@@ -311,6 +318,29 @@ class Tx:
             f"SELECT size, root, note, cut_at FROM {self._p}stele_checkpoints WHERE size > ?"
             " ORDER BY size", (size,)).fetchall()
         return [(int(r[0]), bytes(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    # -- trust anchors -------------------------------------------------------------------------
+    def index_anchors(self, fingerprints: Sequence[str]) -> None:
+        for fingerprint in fingerprints:
+            self.execute(f"INSERT INTO {self._p}stele_anchors (fingerprint) VALUES (?)"
+                         " ON CONFLICT DO NOTHING", (fingerprint,))
+
+    def anchor_fingerprints(self) -> list[str]:
+        rows = self.execute(f"SELECT fingerprint FROM {self._p}stele_anchors"
+                            " ORDER BY fingerprint").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def add_anchor_uses(self, rows: Sequence[tuple[str, str, int, str]]) -> None:
+        """(anchor fingerprint, kind "signature" | "timestamp", leaf index, time) of uses."""
+        self._insert("stele_anchor_uses", ("anchor", "kind", "leaf", "at"), rows)
+
+    def anchor_usage(self, fingerprint: str) -> dict[str, dict[str, Any]]:
+        """Per kind of use: how many, the earliest and the latest."""
+        rows = self.execute(f"SELECT kind, COUNT(*), MIN(at), MAX(at) FROM {self._p}"
+                            "stele_anchor_uses WHERE anchor = ? GROUP BY kind",
+                            (fingerprint,)).fetchall()
+        return {str(r[0]): {"count": int(r[1]), "earliest": str(r[2]), "latest": str(r[3])}
+                for r in rows}
 
     # -- the records projection ---------------------------------------------------------------
     def add_records(self, rows: list[tuple[str, str, str | None, str, str, int]]) -> None:

@@ -65,7 +65,7 @@ def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None) -> R
             record, ALGORITHMS[alg](notes[size].encode("utf-8")).digest(), alg)
             for size, _, record in records]
     root, trees = hash_tree(inputs, alg)
-    token, tsa = _token(anchorer, root, alg)
+    token, tsa, tsa_anchor = _token(anchorer, root, alg)
     renewed = [
         renew_timestamp(record, token, tree) if kind == "timestamp"
         else renew_hash_tree(record, token, alg, tree)
@@ -81,18 +81,19 @@ def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None) -> R
         actor=Actor("stele:log", "system", anchorer.actor.agency), at=now,
         renewal="sha-256:" + hashlib.sha256(token).hexdigest(), kind=kind, algorithm=alg,
         reason=reason, records=len(records), tree_root=b64(root), tsa=tsa,
-        token="sha-256:" + hashlib.sha256(token).hexdigest(), gen_time=gen_time.isoformat()))
+        token="sha-256:" + hashlib.sha256(token).hexdigest(), gen_time=gen_time.isoformat(),
+        tsa_anchor=tsa_anchor))
     return Renewal(kind, alg, len(records), tsa, gen_time.isoformat())
 
 
-def _token(anchorer: Anchorer, digest: bytes, alg: str) -> tuple[bytes, str]:
+def _token(anchorer: Anchorer, digest: bytes, alg: str) -> tuple[bytes, str, str | None]:
     """One token over `digest`, from the first TSA that gives one that verifies."""
     failures = []
     for tsa in anchorer.policy.tsas:
         try:
             token = request_token(tsa, digest, hash_alg=alg)
-            anchorer.check(token.der, digest, alg)
-            return token.der, tsa.url
+            anchor = anchorer.check(token.der, digest, alg)
+            return token.der, tsa.url, anchor
         except (TimestampError, VerificationError, LedgerError) as exc:
             failures.append(f"{tsa.url}: {exc}")
     raise LedgerError("no TSA gave a renewal token", failures=failures)

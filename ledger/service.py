@@ -24,6 +24,7 @@ from domain.envelope import Actor
 from domain.errors import InvalidInputError
 from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
+from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
 from ledger.anchoring import Anchored, Anchorer, anchor_policy
 from ledger.application import RecordsApplication
 from ledger.audit import audit
@@ -44,7 +45,9 @@ from ledger.keys import LogKey
 from ledger.logstore import LogStore
 from ledger.principals import Principals
 from ledger.renewal import Renewal, due, renew
+from ledger.signing import SignatureIntake
 from ledger.tree import consistency_proof, inclusion_proof, root_at
+from ledger.trust import AnchorNotFoundError, TrustRegistry
 from verifiers.canonical import b64, event_hash
 from verifiers.note import parse_verifier_key
 from verifiers.report import Report
@@ -80,11 +83,14 @@ class WrittenEvent:
 class _UnitOfWork:
     """The aggregates a batch touches, loaded once and saved together."""
 
-    def __init__(self, app: RecordsApplication, content: ContentStore) -> None:
+    def __init__(self, app: RecordsApplication, content: ContentStore,
+                 intake: SignatureIntake | None = None) -> None:
         self.app = app
         self.content = content
+        self.intake = intake
         self.touched: dict[UUID, ChainedAggregate] = {}
         self.created: list[UUID] = []
+        self.new_anchors: list[str] = []  # fingerprints to index before the save
 
     def load(self, aggregate_id: UUID) -> ChainedAggregate | None:
         if aggregate_id in self.touched:
@@ -110,6 +116,14 @@ class _UnitOfWork:
         aggregate = self.load(dossier_id(code))
         if not isinstance(aggregate, Dossier):
             raise DossierNotFoundError("no dossier with that code", dossier=code)
+        _expect(aggregate, expected_version)
+        return aggregate
+
+    def anchor(self, fingerprint: Any, expected_version: int | None) -> TrustAnchor:
+        aggregate = self.load(anchor_id(check_anchor_ref(fingerprint)))
+        if not isinstance(aggregate, TrustAnchor):
+            raise AnchorNotFoundError("no trust anchor with that fingerprint",
+                                      anchor=fingerprint)
         _expect(aggregate, expected_version)
         return aggregate
 
@@ -181,6 +195,42 @@ def _signature_of(method: Callable[..., Any]) -> inspect.Signature:
     return inspect.Signature([record, *params])
 
 
+def _sign(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, record: str,
+          signer_class: str, signature: str | None = None, field: str | None = None,
+          validation_data: list[str] | None = None) -> None:
+    """Sign: validate a signature over the record's content and record it with its verdict.
+    A signed PDF is the record's content itself (leave `signature` out); a detached CMS
+    signature is uploaded first and named by its digest. `validation_data`: digests of
+    uploaded CRLs, OCSP responses and certificates. `field`: which PDF signature."""
+    target = uow.record(record, ev)
+    target.check_may_sign(actor)  # custody first: validation is work, and tells nothing
+    assert uow.intake is not None
+    target.sign(actor=actor, at=at, **uow.intake.sign_params(
+        target, at, signer_class=signer_class, signature=signature, field=field,
+        validation_data=validation_data or []))
+
+
+def _register_anchor(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+                     certificate: str, pki: str, purposes: list[str], not_before: str | None = None,
+                     not_after: str | None = None) -> None:
+    """Register a trusted root (PEM or base64 DER) for `purposes` (signing, timestamping),
+    by PKI name (NEAC, BCY...), for what was made within [not_before, not_after]."""
+    anchor = TrustAnchor.register(actor=actor, at=at, certificate=certificate, pki=pki,
+                                  purposes=purposes, not_before=not_before, not_after=not_after)
+    uow.new(anchor, "trust anchor")
+    uow.new_anchors.append(anchor.fingerprint)
+
+
+def _on_anchor(method: str) -> Handler:
+    def handler(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, anchor: str,
+                reason: str) -> None:
+        getattr(uow.anchor(anchor, ev), method)(actor=actor, at=at, reason=reason)
+
+    handler.__name__ = method + "_anchor"
+    handler.__doc__ = getattr(TrustAnchor, method).__doc__
+    return handler
+
+
 def _file(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *, record: Any,
           dossier: str) -> None:
     """File a record into an open dossier of its custodian."""
@@ -202,7 +252,7 @@ def _close_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None,
 
 ACTIONS: dict[str, Handler] = {
     "record.create": _create,
-    "record.sign": _on_record("sign"),
+    "record.sign": _sign,
     "record.file": _file,
     "dossier.open": _open_dossier,
     "dossier.close": _close_dossier,
@@ -215,6 +265,10 @@ ACTIONS: dict[str, Handler] = {
     "record.hold.release": _on_record("release_hold"),
     "record.destruction.approve": _on_record("approve_destruction"),
     "record.destruction.execute": _on_record("destroy"),
+    "trust.register": _register_anchor,
+    "trust.suspend": _on_anchor("suspend"),
+    "trust.reinstate": _on_anchor("reinstate"),
+    "trust.retire": _on_anchor("retire"),
 }
 
 
@@ -270,6 +324,8 @@ class Ledger:
         self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
         self._check_identity()
         self.principals = Principals(self.store)
+        self.trust = TrustRegistry(self.store, self.app)
+        self.intake = SignatureIntake(self.content, self.trust)
         self.integrator = Integrator(self.store, self.content)
         self.checkpointer = Checkpointer(
             self.store, self.key, settings.origin, settings.checkpoint_every,
@@ -310,11 +366,14 @@ class Ledger:
         if not commands:
             raise InvalidInputError("no commands")
         at = self.clock()
-        uow = _UnitOfWork(self.app, self.content)
+        uow = _UnitOfWork(self.app, self.content, self.intake)
         for command in commands:
             handler = _bind(command.action, command.params)
             handler(uow, actor, at, command.expected_version, **command.params)
         pending = [e for a in uow.touched.values() for e in a.collect_events()]
+        if uow.new_anchors:
+            with self.store.transaction() as tx:
+                tx.index_anchors(uow.new_anchors)
         try:
             self.app.save(*pending)
         except IntegrityError:
@@ -348,7 +407,7 @@ class Ledger:
             self._anchorer = Anchorer(
                 self.store, self._save, anchor_policy(self.settings),
                 self.settings.origin, Actor("stele:log", "system", self.settings.operator_agency),
-                self.clock)
+                self.clock, lambda now: self.trust.certificates("timestamping", now, now))
         return self._anchorer
 
     def _save(self, aggregate: ChainedAggregate) -> None:
@@ -480,7 +539,7 @@ class Ledger:
     def audit(self, progress: Callable[[int], None] | None = None, *,
               saved_checkpoint: str | None = None, at: datetime | None = None) -> Report:
         return audit(self.store, parse_verifier_key(self.key.verifier), self.settings.origin,
-                     progress, tsa_roots=self.anchorer.policy.trust_roots,
+                     progress, tsa_roots=self.anchorer.roots(),
                      at=at or self.clock(), saved_checkpoint=saved_checkpoint)
 
     def root(self, size: int | None = None) -> bytes:

@@ -18,6 +18,8 @@ import psycopg
 import pytest
 
 from ledger.config import Database, Settings, parse_database_url
+from ledger.devpki import DevPki
+from tests.pki import make_pki, signed_document
 
 PG_URL = os.environ.get("STELE_TEST_POSTGRES_URL", "")
 REQUIRE_PG = os.environ.get("STELE_REQUIRE_POSTGRES") == "1"
@@ -84,3 +86,15 @@ def settings(database: Database, tmp_path: Path) -> Settings:
 def database_url(db: Database) -> str:
     """The URL a subprocess (CLI, writer) is given for `db`."""
     return db.connect_url()
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    """One development PKI for the whole session (tests/pki.py says how it is dated)."""
+    return make_pki(tmp_path_factory.mktemp("pki") / "pki")
+
+
+@pytest.fixture(scope="session")
+def signed_pdf(dev_pki: DevPki) -> bytes:
+    """A PDF signed by an individual (field Individual) and an agency (field Agency)."""
+    return signed_document(dev_pki)

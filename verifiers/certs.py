@@ -55,7 +55,7 @@ def certificate_der(value: bytes | str) -> bytes:
             raise MalformedError("expected exactly one PEM certificate", found=len(found))
         return found[0]
     if data[:1] != b"\x30":  # not DER: try base64 of DER (how events carry certificates)
-        data = guard_parse("base64 certificate", base64.b64decode, data, True)
+        data = guard_parse("base64 certificate", lambda: base64.b64decode(data, validate=True))
     return data
 
 

@@ -40,6 +40,10 @@ WRITE_ROUTES: list[tuple[str, str, int]] = [
     ("/records/{record}/destruction/execute", "record.destruction.execute", 200),
     ("/dossiers", "dossier.open", 201),
     ("/dossiers/{dossier}/close", "dossier.close", 200),
+    ("/trust/anchors", "trust.register", 201),
+    ("/trust/anchors/{anchor}/suspend", "trust.suspend", 200),
+    ("/trust/anchors/{anchor}/reinstate", "trust.reinstate", 200),
+    ("/trust/anchors/{anchor}/retire", "trust.retire", 200),
 ]
 
 
@@ -83,6 +87,7 @@ for _path, _action, _status in WRITE_ROUTES:
     router.add_api_route(
         _path, _write_endpoint(_action, _status), methods=["POST"], status_code=_status,
         response_model=WriteResponse, summary=_action,
+        tags=["trust"] if _action.startswith("trust.") else None,
         description=inspect.getdoc(ACTIONS[_action]) or _action,
     )
 

@@ -26,12 +26,22 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.models import ACTION_MODELS, target_of
-from api.policy import ACTION_ROLES, ADMIN, LOG_LEAVES, READ_ALL, READ_OWN, UPLOAD
+from api.policy import (
+    ACTION_ROLES,
+    ADMIN,
+    LOG_LEAVES,
+    READ_ALL,
+    READ_OWN,
+    TRUST_READERS,
+    UPLOAD,
+)
 from domain.envelope import Actor
 from ledger.config import Database, Settings
+from ledger.devpki import DevPki
 from ledger.service import Ledger
 from tests.api.conftest import ROLES
 from tests.conftest import drop_schema, postgres_database
+from tests.pki import COMMITTEE, register_roots, revocation_data, self_signed_root
 
 PROBLEM = "application/problem+json"
 SETUP_AGENCY = "000.00.00.S01"  # registers records that are then sent to the asker
@@ -73,6 +83,8 @@ class Scene:
     ledger: Ledger
     tokens: dict[str, str]
     revoked: dict[str, str]  # a revoked token per role
+    pki: DevPki
+    signed_pdf: bytes  # signed by the PKI's individual (field Individual) and agency
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def agency(self, who: str) -> str:
@@ -107,9 +119,13 @@ class Scene:
                 "issued": "2010-01-05", "issuer": issuer, "subject": "Về việc thử quyền",
                 "language": "vi", "pages": 1, "access": "open", "reliability": "born_digital"}
 
-    def record(self, custodian: str, *, integrated: bool = False) -> tuple[str, str]:
+    def record(self, custodian: str, *, integrated: bool = False,
+               body: bytes | None = None) -> tuple[str, str]:
         """A record registered (and so held) by `custodian`: (id, content digest)."""
-        digest, size = self.content()
+        if body is not None:
+            digest, size = self.ledger.put_content(body), len(body)
+        else:
+            digest, size = self.content()
         written = self.ledger.do(
             Actor("setup", "agency", custodian), "record.create", metadata=self.metadata(custodian),
             retention=10, schedule="S-1",
@@ -120,6 +136,15 @@ class Scene:
 
     def act(self, agency: str, action: str, role: str = "agency", **params: Any) -> None:
         self.ledger.do(Actor("setup", role, agency), action, **params)
+
+    def anchor(self, *, suspended: bool = False) -> str:
+        """A freshly registered trust anchor's fingerprint."""
+        (event,) = self.ledger.do(COMMITTEE, "trust.register", certificate=self_signed_root(),
+                                  pki="TEST", purposes=["signing"])
+        anchor: str = event.as_json()["event"]["data"]["fingerprint"]
+        if suspended:
+            self.ledger.do(COMMITTEE, "trust.suspend", anchor=anchor, reason="review")
+        return anchor
 
     def dossier(self, custodian: str) -> str:
         code = f"{custodian}.2010.HS-{next(self.numbers)}"
@@ -145,7 +170,8 @@ class Prepared:
 
     @property
     def path(self) -> str:
-        return ACTION_PATHS[self.action].format(record=self.target, dossier=self.target)
+        return ACTION_PATHS[self.action].format(record=self.target, dossier=self.target,
+                                                anchor=self.target)
 
     def batch_item(self) -> dict[str, Any]:
         target = target_of(self.action)
@@ -168,6 +194,17 @@ def prepare(scene: Scene, action: str, who: str) -> Prepared:
                               "retention": 10}
     elif action == "dossier.close":
         target, body = scene.dossier(mine), {}
+    elif action == "trust.register":
+        target, body = None, {"certificate": self_signed_root(), "pki": "TEST",
+                              "purposes": ["signing", "timestamping"]}
+    elif action.startswith("trust."):
+        target = scene.anchor(suspended=action == "trust.reinstate")
+        body = {"reason": "committee decision 7/QĐ-BCY"}
+    elif action == "record.sign":
+        target, _ = scene.record(mine, body=scene.signed_pdf)
+        body = {"signer_class": "individual", "field": "Individual",
+                "validation_data": revocation_data(scene.ledger, scene.pki, "individual",
+                                                   scene.ledger.clock())}
     elif action in ("record.transfer.receive", "record.transfer.reject"):
         # Sent by another agency to the asker's: the asker is the transfer's destination.
         target, digest = scene.record(SETUP_AGENCY)
@@ -186,11 +223,6 @@ def prepare(scene: Scene, action: str, who: str) -> Prepared:
 
 def _record_body(scene: Scene, action: str, mine: str, record: str,
                  digest: str) -> dict[str, Any]:
-    if action == "record.sign":
-        return {"format": "pades", "signer_class": "individual", "signed_digest": digest,
-                "signer": "sha-256:" + "b" * 64, "chain": [],
-                "signing_time": "2010-01-05T08:00:00Z", "signature": "sha-256:" + "c" * 64,
-                "validation": {"verdict": "PASSED"}}
     if action == "record.file":
         return {"dossier": scene.dossier(mine)}
     if action == "record.transfer.initiate":
@@ -232,8 +264,12 @@ ACTION_PATHS = {
     "record.hold.release": "/v1/records/{record}/holds/release",
     "record.destruction.approve": "/v1/records/{record}/destruction/approve",
     "record.destruction.execute": "/v1/records/{record}/destruction/execute",
+    "trust.register": "/v1/trust/anchors",
+    "trust.suspend": "/v1/trust/anchors/{anchor}/suspend",
+    "trust.reinstate": "/v1/trust/anchors/{anchor}/reinstate",
+    "trust.retire": "/v1/trust/anchors/{anchor}/retire",
 }
-CREATES = {"record.create", "dossier.open"}
+CREATES = {"record.create", "dossier.open", "trust.register"}
 
 
 # -- the matrix ------------------------------------------------------------------------------
@@ -307,6 +343,10 @@ def _revoke(scene: Scene, who: str) -> Call:
     return Call("POST", f"/v1/principals/{made.id}/revoke")
 
 
+def _anchor(scene: Scene, who: str) -> Call:
+    return Call("GET", f"/v1/trust/anchors/{scene.anchor()}")
+
+
 def _get(path: str) -> Builder:
     return lambda scene, who: Call("GET", path)
 
@@ -334,6 +374,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
         "POST", "/v1/principals", json={"name": "clerk", "role": "agency",
                                         "agency": "000.00.00.G05"}, success=201)),
     ("POST", "/v1/principals/{principal_id}/revoke"): Rule(ADMIN, _revoke),
+    ("GET", "/v1/trust/anchors"): Rule(TRUST_READERS, _get("/v1/trust/anchors")),
+    ("GET", "/v1/trust/anchors/{anchor}"): Rule(TRUST_READERS, _anchor),
+    ("GET", "/v1/trust/expiring"): Rule(TRUST_READERS, _get("/v1/trust/expiring")),
 }
 PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
@@ -370,8 +413,8 @@ GRANT_CASES = [(route, role) for route in ROUTES if route in MATRIX
 # -- fixture: one app per backend for the module ---------------------------------------------
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
                                                                marks=pytest.mark.postgres)])
-def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Scene]:
+def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          dev_pki: DevPki, signed_pdf: bytes) -> Iterator[Scene]:
     tmp: Path = tmp_path_factory.mktemp("authz")
     database = (Database(kind="sqlite", path=tmp / "ledger.sqlite3")
                 if request.param == "sqlite" else postgres_database())
@@ -388,7 +431,8 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 gone, revoked[role] = ledger.principals.add(name=f"former {role}", role=role,
                                                             agency=ROLES[role][1])
                 ledger.principals.revoke(gone.id)
-            yield Scene(client, ledger, tokens, revoked)
+            register_roots(ledger, dev_pki)
+            yield Scene(client, ledger, tokens, revoked, dev_pki, signed_pdf)
     finally:
         if database.kind == "postgres":
             drop_schema(database)
@@ -408,8 +452,9 @@ def test_every_route_has_a_matrix_entry() -> None:
     assert set(MATRIX) - documented == set(), "rules for routes the API no longer has"
     public = {route for route, rule in MATRIX.items() if rule.allowed is None}
     assert public == PUBLIC_ROUTES, "the public routes are exactly the ones the issue names"
-    assert {route for route in MATRIX if route[1].startswith("/v1/records") or
-            route[1].startswith("/v1/dossiers")} >= {("POST", p) for p in ACTION_PATHS.values()}
+    assert {route for route in MATRIX if route[1].startswith(
+        ("/v1/records", "/v1/dossiers", "/v1/trust"))} >= {
+        ("POST", p) for p in ACTION_PATHS.values()}
 
 
 def test_every_action_has_a_route_and_a_policy() -> None:

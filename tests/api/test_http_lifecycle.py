@@ -3,24 +3,53 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+from typing import Any
 
+from ledger.devpki import DevPki
 from tests.api.conftest import ARCHIVE, Api
+from tests.pki import pem
 from verifiers.chain import verify_chain
 from verifiers.merkle import verify_inclusion
 from verifiers.note import open_note, parse_checkpoint, parse_verifier_key
 from verifiers.report import Verdict
 
 
-def test_whole_life_over_http(api: Api) -> None:
-    rid = api.create()
+def _register_roots(api: Api, pki: DevPki) -> dict[str, str]:
+    """The committee registers the PKI's roots over HTTP; their fingerprints by PKI name."""
+    anchors = {}
+    for name in pki.roots:
+        answer = api.post("/v1/trust/anchors", "committee", {
+            "certificate": pem(pki, name), "pki": name, "purposes": ["signing"]})
+        assert answer.status_code == 201, answer.text
+        anchors[name] = answer.json()["events"][0]["event"]["data"]["fingerprint"]
+    return anchors
+
+
+def _sign(api: Api, pki: DevPki, rid: str, party: str, signer_class: str, field: str) -> Any:
+    now = datetime.now(UTC)
+    issuer = pki.issuer_of(party)
+    cas = ["NEAC CA", "NEAC"] if issuer.startswith("NEAC") else ["BCY"]
+    data = [api.upload("agency", pki.crl(ca, now)) for ca in cas]
+    data.append(api.upload("agency", pki.ocsp_response(party, now)))
+    return api.post(f"/v1/records/{rid}/sign", "agency", {
+        "signer_class": signer_class, "field": field, "validation_data": data})
+
+
+def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> None:
+    anchors = _register_roots(api, dev_pki)
+    rid = api.create(data=signed_pdf)
     digest = api.get(f"/v1/records/{rid}", "agency").json()["state"]["content"]["digest"]
-    sign = {"format": "pades", "signed_digest": digest, "signer": "sha-256:" + "b" * 64,
-            "chain": [], "signing_time": "2010-01-05T08:00:00Z",
-            "signature": "sha-256:" + "c" * 64, "validation": {"verdict": "PASSED"}}
-    for signer_class in ("individual", "organization"):
-        answer = api.post(f"/v1/records/{rid}/sign", "agency", {**sign,
-                                                                "signer_class": signer_class})
+    for party, signer_class, field in (("individual", "individual", "Individual"),
+                                       ("agency", "organization", "Agency")):
+        answer = _sign(api, dev_pki, rid, party, signer_class, field)
         assert answer.status_code == 200, answer.text
+        validation = answer.json()["events"][0]["event"]["data"]["validation"]
+        assert validation["verdict"] == "PASSED", validation
+    assert api.get(f"/v1/records/{rid}", "agency").json()["state"]["issued"] is True
+    api.ledger.integrate()
+    shown = api.get(f"/v1/trust/anchors/{anchors['NEAC']}", "auditor").json()
+    assert shown["depends"]["signatures"]["count"] == 1
     code = "000.00.00.G01.2010.HS-1"
     assert api.post("/v1/dossiers", "agency", {"code": code, "title": "Hồ sơ",
                                                "retention": 10}).status_code == 201

@@ -231,11 +231,20 @@ def test_issued_needs_a_passed_individual_and_a_passed_organization_signature(
     assert record.status == ("issued" if issued else "registered")
 
 
+ROOT_CA = "sha-256:" + hashlib.sha256(b"root CA").hexdigest()
+
+
+def test_sign_refuses_a_signature_without_the_anchor_that_vouched_for_it(build: Builder) -> None:
+    record = build.record()
+    with build.refused("untrusted_signer", record):
+        build.sign(record, validation={"verdict": "PASSED"})
+
+
 def test_sign_refuses_validation_data_that_cannot_be_hashed(build: Builder) -> None:
     # Regression: the verifiers' MalformedError escaped, after the event had been applied.
     record = build.record()
     with build.refused("invalid_input", record):
-        build.sign(record, validation={"verdict": "PASSED", "crl_number": 2**64})
+        build.sign(record, validation={"verdict": "PASSED", "anchor": ROOT_CA, "crl_number": 2**64})
 
 
 def test_a_refused_signature_does_not_count_toward_issued(build: Builder) -> None:
@@ -243,7 +252,8 @@ def test_a_refused_signature_does_not_count_toward_issued(build: Builder) -> Non
     record = build.record()
     build.sign(record, "organization")
     with contextlib.suppress(Exception):
-        build.sign(record, "individual", validation={"verdict": "PASSED", "x": float("nan")})
+        build.sign(record, "individual", validation={"verdict": "PASSED", "anchor": ROOT_CA,
+                                                    "x": float("nan")})
     assert record.version == 2
     assert not record.issued
 

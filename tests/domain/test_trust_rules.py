@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,7 +41,7 @@ def root() -> str:
 
 def _anchor(root: str, **kw: str) -> TrustAnchor:
     return TrustAnchor.register(actor=COMMITTEE, at=T0, certificate=root, pki="NEAC",
-                                purpose="signing", **kw)
+                                purposes=["signing"], **kw)
 
 
 def test_register_names_the_root_by_fingerprint_and_keeps_the_certificate(root: str) -> None:
@@ -56,7 +57,7 @@ def test_register_names_the_root_by_fingerprint_and_keeps_the_certificate(root: 
 def test_only_the_committee_registers_or_changes_anchors(root: str) -> None:
     with pytest.raises(CommitteeOnlyError):
         TrustAnchor.register(actor=CLERK, at=T0, certificate=root, pki="NEAC",
-                             purpose="signing")
+                             purposes=["signing"])
     anchor = _anchor(root)
     for command in (anchor.suspend, anchor.retire):
         with pytest.raises(CommitteeOnlyError):
@@ -64,10 +65,11 @@ def test_only_the_committee_registers_or_changes_anchors(root: str) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("certificate", "not a certificate"), ("purpose", "encryption"), ("pki", " "),
+    ("certificate", "not a certificate"), ("purposes", ["encryption"]), ("purposes", []),
+    ("purposes", "signing"), ("pki", " "),
 ])
-def test_bad_registration_is_refused(root: str, field: str, value: str) -> None:
-    params = {"certificate": root, "pki": "NEAC", "purpose": "signing", field: value}
+def test_bad_registration_is_refused(root: str, field: str, value: object) -> None:
+    params = {"certificate": root, "pki": "NEAC", "purposes": ["signing"], field: value}
     with pytest.raises(InvalidInputError):
         TrustAnchor.register(actor=COMMITTEE, at=T0, **params)
 
@@ -112,3 +114,11 @@ def test_a_retired_anchor_stays_retired(root: str) -> None:
 def test_reinstating_an_active_anchor_is_refused(root: str) -> None:
     with pytest.raises(AnchorStateError):
         _anchor(root).reinstate(actor=COMMITTEE, at=T_SUSPEND, reason="nothing to lift")
+
+
+def test_a_certificate_may_be_given_as_base64_der(root: str) -> None:
+    # Regression: base64 input was decoded with altchars=True and always refused.
+    der = x509.load_pem_x509_certificate(root.encode()).public_bytes(serialization.Encoding.DER)
+    anchor = TrustAnchor.register(actor=COMMITTEE, at=T0, certificate=base64.b64encode(der)
+                                  .decode(), pki="BCY", purposes=["timestamping"])
+    assert anchor.fingerprint == _anchor(root).fingerprint

@@ -29,13 +29,3 @@ def create(ledger: Ledger, number: int, *, actor: Actor = AGENCY, retention: Any
                        retention=retention, schedule="S-1",
                        content={"digest": digest, "size": len(data), "media_type": "text/plain"})
     return events[0].record
-
-
-def signature(digest: str, signer_class: str = "individual",
-              verdict: str = "PASSED") -> dict[str, Any]:
-    return {
-        "format": "pades", "signer_class": signer_class, "signed_digest": digest,
-        "signer": "sha-256:" + "b" * 64, "chain": ["sha-256:" + "c" * 64],
-        "signing_time": "2010-03-15T09:00:00Z", "signature": "sha-256:" + "d" * 64,
-        "validation": {"verdict": verdict},
-    }

@@ -8,9 +8,11 @@ import pytest
 
 from domain.errors import DomainError
 from ledger.config import Settings
+from ledger.devpki import DevPki
 from ledger.service import Command, Ledger
 from tests.conftest import Clock
-from tests.ledger.builders import AGENCY, ARCHIVE, OTHER_AGENCY, create, signature
+from tests.ledger.builders import AGENCY, ARCHIVE, OTHER_AGENCY, create
+from tests.pki import register_roots, sign_both
 from verifiers.chain import verify_chain
 from verifiers.report import Verdict
 
@@ -26,14 +28,15 @@ def count_events(ledger: Ledger) -> int:
         return tx.event_count()
 
 
-def test_whole_life_is_one_unbroken_chain_in_the_log(ledger: Ledger) -> None:
-    rid = create(ledger, 1)
+def test_whole_life_is_one_unbroken_chain_in_the_log(ledger: Ledger, dev_pki: DevPki,
+                                                       signed_pdf: bytes) -> None:
+    register_roots(ledger, dev_pki)
+    rid = create(ledger, 1, body=signed_pdf)
     digest = ledger.record(rid).content["digest"]
     code = f"{AGENCY.agency}.2010.HS01"
     ledger.do(AGENCY, "dossier.open", code=code, title="Hồ sơ 1", retention=10)
     ledger.execute(AGENCY, [
-        Command("record.sign", {"record": rid, **signature(digest, "individual")}),
-        Command("record.sign", {"record": rid, **signature(digest, "organization")}),
+        *sign_both(ledger, AGENCY, rid, dev_pki),
         Command("record.file", {"record": rid, "dossier": code}),
     ])
     assert ledger.record(rid).issued
@@ -103,13 +106,13 @@ def test_refused_command_changes_nothing(ledger: Ledger) -> None:
     assert count_events(ledger) == before
 
 
-def test_batch_is_all_or_nothing(ledger: Ledger) -> None:
-    rid = create(ledger, 1)
-    digest = ledger.record(rid).content["digest"]
+def test_batch_is_all_or_nothing(ledger: Ledger, dev_pki: DevPki, signed_pdf: bytes) -> None:
+    register_roots(ledger, dev_pki)
+    rid = create(ledger, 1, body=signed_pdf)
     before = count_events(ledger)
     with pytest.raises(DomainError) as refused:
         ledger.execute(AGENCY, [
-            Command("record.sign", {"record": rid, **signature(digest)}),
+            *sign_both(ledger, AGENCY, rid, dev_pki),
             Command("record.destruction.approve", {"record": rid, "decision": "QĐ"}),
         ])
     assert refused.value.code == "appraisal_required"

@@ -1,0 +1,87 @@
+"""The trust-anchor registry as the ledger reads it: every TrustAnchor aggregate, which of them
+were in force at a time, and what depends on each (from the integrated log)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
+from ledger.application import RecordsApplication
+from ledger.errors import NotFoundError
+from ledger.logstore import LogStore
+
+
+class AnchorNotFoundError(NotFoundError):
+    code = "anchor_not_found"
+
+
+class TrustRegistry:
+    def __init__(self, store: LogStore, app: RecordsApplication) -> None:
+        self.store = store
+        self.app = app
+
+    def get(self, fingerprint: Any) -> TrustAnchor:
+        try:
+            anchor: TrustAnchor = self.app.repository.get(anchor_id(check_anchor_ref(fingerprint)))
+        except AggregateNotFoundError:
+            raise AnchorNotFoundError("no trust anchor with that fingerprint",
+                                      anchor=fingerprint) from None
+        return anchor
+
+    def anchors(self, purpose: str | None = None) -> list[TrustAnchor]:
+        """Every registered anchor (of `purpose`), oldest registration first."""
+        with self.store.transaction() as tx:
+            fingerprints = tx.anchor_fingerprints()
+        found = []
+        for fingerprint in fingerprints:
+            try:
+                found.append(self.get(fingerprint))
+            except AnchorNotFoundError:  # indexed, but its registration was never saved
+                continue
+        return sorted((a for a in found if purpose is None or purpose in a.purposes),
+                      key=lambda a: (a.registered_at, a.fingerprint))
+
+    def certificates(self, purpose: str, signing_time: datetime,
+                     known_at: datetime) -> list[bytes]:
+        """DER of the anchors of `purpose` that vouch, at `known_at`, for what was made at
+        `signing_time`."""
+        return [base64.b64decode(a.certificate) for a in self.anchors(purpose)
+                if a.in_force(signing_time, known_at) is None]
+
+    def usage(self, fingerprint: str) -> dict[str, Any]:
+        with self.store.transaction() as tx:
+            uses = tx.anchor_usage(fingerprint)
+        empty = {"count": 0, "earliest": None, "latest": None}
+        return {"signatures": uses.get("signature", empty),
+                "timestamps": uses.get("timestamp", empty)}
+
+    def show(self, fingerprint: str) -> dict[str, Any]:
+        """An anchor's state, its full history, and what depends on it (for the committee)."""
+        anchor = self.get(fingerprint)
+        history = []
+        for raw in (e.state for e in self.app.recorder.select_events(anchor.id)):
+            event = _json(raw)
+            history.append({"version": event["version"], "type": event["type"],
+                            "at": event["at"], "actor": event["actor"],
+                            "reason": event["data"].get("reason")})
+        return {**anchor.summary(), "certificate": anchor.certificate, "history": history,
+                "depends": self.usage(anchor.fingerprint)}
+
+    def expiring(self, within: timedelta, now: datetime) -> list[dict[str, Any]]:
+        """Anchors not retired whose window ends before `now + within`, soonest first."""
+        horizon = now + within
+        due = [a for a in self.anchors() if a.status != "retired"
+               and datetime.fromisoformat(a.not_after.replace("Z", "+00:00")) <= horizon]
+        return [{**a.summary(), "depends": self.usage(a.fingerprint)}
+                for a in sorted(due, key=lambda a: a.not_after)]
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    import json
+
+    value: dict[str, Any] = json.loads(raw)
+    return value
