@@ -281,6 +281,12 @@ class Tx:
             (size,)).fetchall()
         return [(str(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
 
+    def first_anchored_after(self, index: int) -> int | None:
+        """The smallest timestamped checkpoint size covering leaf `index`, if any."""
+        row = self.execute(f"SELECT MIN(size) FROM {self._p}stele_timestamps WHERE size > ?",
+                           (index,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def anchoring_counts(self) -> dict[str, int]:
         row = self.execute(f"SELECT COUNT(*), COUNT(DISTINCT size) FROM {self._p}"
                            "stele_timestamps").fetchone()

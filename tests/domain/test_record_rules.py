@@ -696,6 +696,7 @@ AFTER_DESTRUCTION: dict[str, Any] = {
         actor=b.INSPECTOR, at=b.T_AFTER, hold="H-1", reason="x"),
     "approve_destruction": lambda b, r, d: b.approve(r, at=b.T_AFTER),
     "destroy": lambda b, r, d: b.destroy(r, at=b.T_AFTER),
+    "check_may_sign": lambda b, r, d: r.check_may_sign(b.CLERK),
 }
 
 
