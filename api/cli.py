@@ -28,6 +28,7 @@ from api.cli_common import (
     write_commands,
 )
 from api.cli_devpki import dev_pki
+from api.cli_evidence import evidence, verify
 from api.cli_trust import trust
 from domain.envelope import Actor
 from domain.errors import DomainError
@@ -363,6 +364,8 @@ def _register_actions() -> None:
 _register_actions()
 cli.add_command(trust)
 cli.add_command(dev_pki)
+cli.add_command(evidence)
+cli.add_command(verify)
 
 
 # -- serve and principals ---------------------------------------------------------------------

@@ -545,12 +545,15 @@ class DevPki:
     def timestamper(self, at: datetime | None = None, *, tsa: str = "tsa") -> TimeStamper:
         """A pyHanko TimeStamper answered in-process by `ledger.tsa.TimeStampAuthority` with the
         dev TSA `tsa` ("tsa" or "tsa2"); its tokens are dated `at` (default: the wall clock)."""
+        return _LocalTimeStamper(TimeStampAuthority(self.tsa_identity(tsa)),
+                                 None if at is None else _aware(at, "at"))
+
+    def tsa_identity(self, tsa: str = "tsa") -> TsaIdentity:
+        """The dev TSA `tsa` as `ledger.tsa` serves it (key, certificate, root)."""
         holder = self.party(tsa)
         if not isinstance(holder.key, ec.EllipticCurvePrivateKey):
             raise DevPkiError(f"{tsa!r} is not a time-stamping party")
-        identity = TsaIdentity(key=holder.key, cert=holder.cert, root=holder.chain[-1])
-        return _LocalTimeStamper(TimeStampAuthority(identity),
-                                 None if at is None else _aware(at, "at"))
+        return TsaIdentity(key=holder.key, cert=holder.cert, root=holder.chain[-1])
 
     def validation_context(self, at: datetime | None, parties: list[str]) -> ValidationContext:
         """An offline, hard-fail pyHanko ValidationContext at `at` (None: the wall clock):

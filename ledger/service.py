@@ -25,7 +25,7 @@ from domain.errors import InvalidInputError
 from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
 from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
-from ledger.anchoring import Anchored, Anchorer, anchor_policy
+from ledger.anchoring import Anchored, Anchorer, AnchorPolicy, anchor_policy
 from ledger.application import RecordsApplication
 from ledger.audit import audit
 from ledger.checkpoints import Checkpoint, Checkpointer
@@ -404,11 +404,16 @@ class Ledger:
     def anchorer(self) -> Anchorer:
         """Made on first use: the built-in TSA's key is created only when it is needed."""
         if self._anchorer is None:
-            self._anchorer = Anchorer(
-                self.store, self._save, anchor_policy(self.settings),
-                self.settings.origin, Actor("stele:log", "system", self.settings.operator_agency),
-                self.clock, lambda now: self.trust.certificates("timestamping", now, now))
+            self.set_anchor_policy(anchor_policy(self.settings))
+        assert self._anchorer is not None
         return self._anchorer
+
+    def set_anchor_policy(self, policy: AnchorPolicy) -> None:
+        """Anchor with these TSAs from now on (instead of the configured ones)."""
+        self._anchorer = Anchorer(
+            self.store, self._save, policy, self.settings.origin,
+            Actor("stele:log", "system", self.settings.operator_agency), self.clock,
+            lambda now: self.trust.certificates("timestamping", now, now))
 
     def _save(self, aggregate: ChainedAggregate) -> None:
         self.app.save(aggregate)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -202,13 +203,14 @@ class TimeStampAuthority:
 class LocalTsa:
     """The built-in TSA, called in-process (no HTTP): the embedded default's anchor."""
 
-    url = "builtin:stele-dev-tsa"
-
-    def __init__(self, authority: TimeStampAuthority) -> None:
+    def __init__(self, authority: TimeStampAuthority, *, url: str = "builtin:stele-dev-tsa",
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.authority = authority
+        self.url = url
+        self.clock = clock  # tokens dated by this clock (tests travel in time); else now
 
     def exchange(self, query: bytes, timeout: float) -> bytes:
-        return self.authority.respond(query)
+        return self.authority.respond(query, None if self.clock is None else self.clock())
 
 
 def _rejection(fail: str, text: str) -> bytes:

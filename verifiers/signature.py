@@ -4,10 +4,11 @@ prescribes, against trust roots the caller chooses, with only the validation dat
 One entry point, `validate_signature`, serves both moments that matter:
 - at signing (the ledger's `sign` action): validation time now, revocation data supplied with
   the request or embedded in the PDF's DSS, nothing fetched;
-- years later (the offline verifier): validation time `at`, plus the ledger's proof of
-  existence `poe`, the time a timestamped checkpoint proved the signature existed. It is fed
-  to pyHanko both as the best signature time and as a known POE of the signature value, so an
-  expired or later-revoked signer certificate no longer makes the signature INDETERMINATE.
+- years later (the offline verifier): with the ledger's proof of existence `poe` (the time a
+  timestamped checkpoint proved the signature existed), the signature is validated as of that
+  time, point-in-time, with the validation data captured at signing; the POE is also given to
+  pyHanko as a known POE of the signature value. So an expiry or a revocation after the POE
+  no longer matters; one before it still does.
 
 Nothing is fetched from the network, ever: the kernel must give the same answer offline.
 The verdict has three values; "expired after signing" or "revocation unknown" are
@@ -68,7 +69,8 @@ Revocation = Literal["require", "soft"]
 FORMATS = ("pades", "cms")
 
 # pyHanko logs a warning for every PDF without document timestamps; that is not news here.
-logging.getLogger("pyhanko.sign.validation.ades").setLevel(logging.ERROR)
+for _name in ("pyhanko.sign.validation.ades", "pyhanko.sign.validation.generic_cms"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 class SignatureInputError(MalformedError):
@@ -212,7 +214,12 @@ def _spec(roots: _Roots, knowledge: LocalKnowledge,
 
 
 def _timing(at: datetime, poe: datetime | None) -> ValidationTimingInfo:
-    return ValidationTimingInfo(validation_time=at, best_signature_time=min(at, poe or at),
+    """Without a proof of existence, validate at `at`. With one, validate as of the POE
+    (point-in-time, ETSI past validation): the question is whether the signature was good
+    when it was proven to exist; the evidence record that proves the POE is checked up to
+    `at` by the caller (verifiers.evidence)."""
+    when = at if poe is None else min(at, poe)
+    return ValidationTimingInfo(validation_time=when, best_signature_time=when,
                                 point_in_time_validation=poe is not None)
 
 
@@ -286,10 +293,10 @@ def _modification(embedded: EmbeddedPdfSignature) -> str | None:
 def _with_or_without_time(signed_data: cms.SignedData, spec: SignatureValidationSpec,
                           timing: ValidationTimingInfo, **kwargs: Any) -> Any:
     """ETSI EN 319 102-1 §5.5 (validation with time) when the signature carries a signature
-    timestamp or we hold a proof of existence; else §5.3 (basic, at the validation time)."""
+    timestamp; else §5.3 (basic, at the validation time)."""
     signer_info = signed_data["signer_infos"][0]
     has_timestamp = any(True for _ in extract_tst_data_iter(signer_info, signed=False))
-    if has_timestamp or timing.point_in_time_validation:
+    if has_timestamp:
         return ades_with_time_validation(signed_data, spec, timing_info=timing, **kwargs)
     return ades_basic_validation(signed_data, spec, timing_info=timing, **kwargs)
 

@@ -1,0 +1,447 @@
+"""The offline verifier of evidence bundles (docs/evidence-bundle.md): re-prove one record's
+history and signatures from the bundle alone, with trust only from the caller.
+
+The steps follow the format's order; each adds checks to one report, and none raises for what
+it finds:
+(1) the manifest and the files it lists (SHA-256 of each);
+(2) the record's events: every hash and `prev` link, from `created` to the last;
+(3) the log key (pinned by the caller, or the bundle's own, shown as such);
+(4) each checkpoint's signature and origin;
+(5) each event's RFC 9162 inclusion proof to its checkpoint;
+(6) each checkpoint's RFC 4998 evidence record, as §5.3 asks (each archive timestamp valid when
+    its successor was made, the newest at `at`): the first genTime is the proof of existence
+    (POE) of every event under that checkpoint;
+(7) each document signature, validated *at its event's POE* (ETSI EN 319 102-1 past
+    validation) with the validation data captured at signing, against `trust_roots` only;
+(8) the document's digest, when the document is given or bundled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from verifiers.canonical import b64, unb64
+from verifiers.certs import certificate_facts, fingerprint
+from verifiers.chain import verify_chain
+from verifiers.errors import MalformedError, VerificationError
+from verifiers.ers import verify_binding
+from verifiers.evidence import verify_evidence_record
+from verifiers.merkle import leaf_hash, verify_inclusion
+from verifiers.note import VerifierKey, open_note, parse_checkpoint, parse_verifier_key
+from verifiers.report import Check, Report, Verdict
+from verifiers.signature import validate_signature
+
+FORMAT = "stele-evidence-bundle"
+VERSION = 1
+MAX_BUNDLE = 2**31  # bytes uncompressed: a bundle is a record, not an archive
+
+
+def read_bundle(data: bytes) -> dict[str, bytes]:
+    """The files of a bundle ZIP, by path. Raises MalformedError for what is not one."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if sum(i.file_size for i in infos) > MAX_BUNDLE:
+                raise MalformedError("the bundle is too large", limit=MAX_BUNDLE)
+            return {i.filename: archive.read(i) for i in infos if not i.is_dir()}
+    except VerificationError:
+        raise
+    except Exception as exc:  # zipfile reports damage with assorted exceptions
+        raise MalformedError("not a readable ZIP", reason=f"{type(exc).__name__}: {exc}") from None
+
+
+@dataclass
+class _Run:
+    """One verification: its inputs, the checks so far, and what the steps learned."""
+
+    files: Mapping[str, bytes]
+    trust_roots: Sequence[bytes]
+    at: datetime
+    document: bytes | None
+    pinned_key: str | None = None
+    checks: list[Check] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)  # version -> envelope
+    raw: dict[int, bytes] = field(default_factory=dict)
+    key: VerifierKey | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)  # checkpoint size -> root
+    notes: dict[int, bytes] = field(default_factory=dict)
+    poe: dict[int, datetime] = field(default_factory=dict)  # checkpoint size -> POE
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    # Positional-only: evidence may hold any key (a signature summary has `verdict`).
+    def add(self, name: str, verdict: Verdict, code: str | None = None, message: str = "",
+            /, **evidence: Any) -> None:
+        self.checks.append(Check(name, verdict, code, message, evidence))
+
+    def ok(self, name: str, /, **evidence: Any) -> None:
+        self.add(name, Verdict.PASSED, **evidence)
+
+    def fail(self, name: str, code: str, message: str, /, **evidence: Any) -> None:
+        self.add(name, Verdict.FAILED, code, message, **evidence)
+
+    def unsure(self, name: str, code: str, message: str, /, **evidence: Any) -> None:
+        self.add(name, Verdict.INDETERMINATE, code, message, **evidence)
+
+    def file(self, path: object) -> bytes | None:
+        return self.files.get(path) if isinstance(path, str) else None
+
+
+def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], at: datetime,
+                  document: bytes | None = None, log_key: str | None = None) -> Report:
+    """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
+    trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key."""
+    run = _Run(files, trust_roots, at, document, pinned_key=log_key)
+    for step in (_manifest, _events, _log_key, _checkpoints, _inclusion, _evidence,
+                 _signatures, _document):
+        try:
+            step(run)
+        except _Stop:
+            break
+        except VerificationError as exc:  # a step found input it cannot read at all
+            run.fail(f"bundle{step.__name__.replace('_', '.')}", exc.code, exc.message,
+                     **exc.evidence)
+            break
+    run.summary.update(at=_iso(at), trusted_roots=[_root_name(r) for r in trust_roots])
+    return Report(tuple(run.checks), run.summary)
+
+
+class _Stop(Exception):
+    """Nothing further can be checked (no manifest, no events)."""
+
+
+# (1) ------------------------------------------------------------------------------------------
+def _manifest(run: _Run) -> None:
+    raw = run.files.get("manifest.json")
+    if raw is None:
+        run.fail("bundle.manifest", "manifest_missing", "the bundle has no manifest.json")
+        raise _Stop
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        run.fail("bundle.manifest", "malformed", f"manifest.json is not JSON: {exc}")
+        raise _Stop from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        run.fail("bundle.manifest", "malformed", f"not a {FORMAT} manifest")
+        raise _Stop
+    if manifest.get("version") != VERSION:
+        run.fail("bundle.manifest", "unsupported_version",
+                 f"bundle format version {manifest.get('version')!r}; this verifier reads "
+                 f"{VERSION}")
+        raise _Stop
+    run.manifest = manifest
+    listed = manifest.get("files")
+    if not isinstance(listed, list):
+        run.fail("bundle.manifest", "malformed", "the manifest lists no files")
+        raise _Stop
+    missing, altered = [], []
+    for entry in listed:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        data = run.file(path)
+        if data is None:
+            missing.append(path)
+        elif hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            altered.append(path)
+    if missing:
+        run.fail("bundle.files", "file_missing", "files the manifest lists are missing",
+                 files=missing)
+    if altered:
+        run.fail("bundle.files", "file_digest_mismatch",
+                 "files differ from the SHA-256 the manifest gives", files=altered)
+    if not missing and not altered:
+        run.ok("bundle.files", count=len(listed))
+    run.summary.update(record=manifest.get("record"), kind=manifest.get("kind"),
+                       origin=manifest.get("origin"), destroyed=manifest.get("destroyed"))
+
+
+# (2) ------------------------------------------------------------------------------------------
+def _events(run: _Run) -> None:
+    entries = run.manifest.get("events")
+    if not isinstance(entries, list) or not entries:
+        run.fail("events.chain", "events_missing", "the bundle holds no events")
+        raise _Stop
+    raw = []
+    for i, entry in enumerate(entries, start=1):
+        data = run.file(entry.get("event") if isinstance(entry, dict) else None)
+        if data is None or not isinstance(entry, dict) or entry.get("version") != i:
+            run.fail("events.chain", "event_missing", f"event {i} is missing or out of order",
+                     version=i)
+            raise _Stop
+        raw.append(data)
+    try:
+        envelopes = verify_chain(raw)
+    except VerificationError as exc:
+        run.fail("events.chain", exc.code, exc.message, **exc.evidence)
+        raise _Stop from None
+    first = envelopes[0]["type"]
+    if first not in ("record.created", "dossier.opened") and not first.startswith("trust."):
+        run.fail("events.chain", "chain_incomplete", f"the history starts with {first}, "
+                 "not with the record's creation", first=first)
+        raise _Stop
+    if envelopes[0]["record"] != run.manifest.get("record"):
+        run.fail("events.chain", "record_mismatch", "the events are another record's",
+                 manifest=run.manifest.get("record"), events=envelopes[0]["record"])
+        raise _Stop
+    run.events = dict(enumerate(envelopes, start=1))
+    run.raw = dict(enumerate(raw, start=1))
+    run.ok("events.chain", events=len(raw), first=first, last=envelopes[-1]["type"])
+    run.summary["events"] = [{"version": v, "type": e["type"], "at": e["at"]}
+                             for v, e in run.events.items()]
+
+
+# (3) ------------------------------------------------------------------------------------------
+def _log_key(run: _Run) -> None:
+    bundled, pinned = run.manifest.get("log_key"), run.pinned_key
+    if pinned is not None:
+        key = parse_verifier_key(pinned)
+        if bundled != pinned:
+            run.fail("log.key", "log_key_mismatch", "the bundle's log key is not the one "
+                     "given", given=pinned, bundled=bundled)
+        else:
+            run.ok("log.key", key=pinned, pinned=True)
+    else:
+        key = parse_verifier_key(str(bundled))
+        run.ok("log.key", key=bundled, pinned=False,
+               note="the bundle's own key; pass the log's published key to pin it")
+    run.key = key
+
+
+# (4) ------------------------------------------------------------------------------------------
+def _checkpoints(run: _Run) -> None:
+    assert run.key is not None
+    for entry in _list(run.manifest.get("checkpoints")):
+        size = entry.get("size")
+        name = f"checkpoint[{size}]"
+        note = run.file(entry.get("note"))
+        if note is None:
+            run.fail(name, "file_missing", "the checkpoint note is missing")
+            continue
+        try:
+            opened = open_note(note, [run.key])
+            checkpoint = parse_checkpoint(opened.text)
+        except VerificationError as exc:
+            run.fail(name, exc.code, exc.message, **exc.evidence)
+            continue
+        if checkpoint.origin != run.manifest.get("origin") or checkpoint.size != size:
+            run.fail(name, "checkpoint_mismatch", "the note names another log or size",
+                     origin=checkpoint.origin, size=checkpoint.size)
+            continue
+        run.roots[checkpoint.size] = checkpoint.root
+        run.notes[checkpoint.size] = note
+        run.ok(name, root=b64(checkpoint.root))
+
+
+# (5) ------------------------------------------------------------------------------------------
+def _inclusion(run: _Run) -> None:
+    for entry in run.manifest["events"]:
+        version = entry["version"]
+        name = f"event[{version}].inclusion"
+        try:
+            proof = json.loads(run.file(entry.get("proof")) or b"null")
+            index, size = proof["leaf_index"], proof["tree_size"]
+            path = [unb64(p, length=32) for p in proof["proof"]]
+        except (ValueError, TypeError, KeyError, VerificationError):
+            run.fail(name, "proof_missing", "the inclusion proof is missing or unreadable")
+            continue
+        if size != entry.get("checkpoint") or size not in run.roots:
+            run.fail(name, "checkpoint_missing", "no verified checkpoint of that size",
+                     tree_size=size)
+            continue
+        leaf = leaf_hash(run.raw[version])
+        try:
+            verify_inclusion(index, size, leaf, path, run.roots[size])
+        except VerificationError as exc:
+            run.fail(name, exc.code, exc.message, leaf_index=index, **exc.evidence)
+            continue
+        run.ok(name, leaf_index=index, tree_size=size)
+
+
+# (6) ------------------------------------------------------------------------------------------
+def _evidence(run: _Run) -> None:
+    for entry in _list(run.manifest.get("checkpoints")):
+        size = entry.get("size")
+        if size not in run.notes:
+            continue
+        found: list[datetime] = []
+        for k, anchor in enumerate(_list(entry.get("anchors"))):
+            name = f"checkpoint[{size}].evidence[{k}]"
+            record, token = run.file(anchor.get("evidence_record")), run.file(
+                anchor.get("timestamp"))
+            if record is None:
+                run.unsure(name, "evidence_missing", "the evidence record is missing")
+                continue
+            report = verify_evidence_record(record, data=run.notes[size],
+                                            trust_roots=run.trust_roots, at=run.at)
+            for check in report.checks:
+                if check.verdict is not Verdict.PASSED:
+                    run.add(f"{name}.{check.name}", check.verdict, check.code, check.message,
+                            **check.evidence)
+            if token is not None and not _first_token_is(record, token):
+                run.fail(name, "timestamp_mismatch",
+                         "the timestamp file is not the evidence record's first timestamp")
+                continue
+            if report.bottom_line is Verdict.PASSED:
+                poe = report.summary["proof_of_existence"]
+                found.append(datetime.fromisoformat(poe))
+                run.ok(name, tsa=anchor.get("tsa"), proof_of_existence=poe,
+                       archive_timestamps=report.summary["archive_timestamps"])
+        if found:
+            run.poe[size] = min(found)
+        else:
+            run.unsure(f"checkpoint[{size}].anchored", "no_proof_of_existence",
+                       "no evidence record of this checkpoint verifies")
+    run.summary["proof_of_existence"] = {
+        str(v): _iso(run.poe[e["checkpoint"]]) for v, e in
+        ((e["version"], e) for e in run.manifest["events"]) if e["checkpoint"] in run.poe}
+
+
+def _first_token_is(record: bytes, token: bytes) -> bool:
+    try:
+        first, _ = verify_binding(record).timestamps()[0]
+    except (VerificationError, IndexError):
+        return False
+    return bool(first == token)
+
+
+# (7) ------------------------------------------------------------------------------------------
+def _registered_digest(run: _Run) -> str | None:
+    """The content digest of the `created` event: the events are proven, the manifest not."""
+    content = run.events.get(1, {}).get("data", {}).get("content")
+    return content.get("digest") if isinstance(content, dict) else None
+
+
+def _signatures(run: _Run) -> None:
+    registered = _registered_digest(run)
+    document = run.document if run.document is not None else run.file(
+        run.manifest.get("document"))
+    shown = []
+    for entry in _list(run.manifest.get("signatures")):
+        version = entry.get("version")
+        name = f"signature[{version}]"
+        event = run.events.get(version) if isinstance(version, int) else None
+        if event is None or event["type"] != "record.signed":
+            run.fail(name, "signature_event_missing", "no signed event of that version")
+            continue
+        data = event["data"]
+        shown.append(_anchor_shown(run, entry, data))
+        if document is None:
+            code, why = (("content_destroyed", "the record was destroyed; its content is gone")
+                         if run.manifest.get("destroyed") else
+                         ("document_missing", "give the document (--document) to re-validate"))
+            run.unsure(name, code, why)
+            continue
+        if _digest(document) != registered:
+            run.fail(name, "document_mismatch", "the document is not the record's content",
+                     expected=registered, found=_digest(document))
+            continue
+        _signature(run, name, data, document, _poe_of(run, event["version"]))
+    run.summary["anchors_in_bundle"] = shown
+
+
+def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
+               poe: datetime | None) -> None:
+    validation = data["validation"]
+    blobs: dict[str, list[bytes]] = {"certs": [], "crls": [], "ocsps": []}
+    wanted = {"certs": [data["signer"], *data["chain"], *validation.get("certificates", [])],
+              "crls": validation.get("crls", []), "ocsps": validation.get("ocsps", [])}
+    for kind, digests in wanted.items():
+        for digest in dict.fromkeys(digests):
+            blob = run.file("blobs/" + str(digest).replace(":", "-"))
+            if blob is None:
+                continue  # missing material shows in the validation (INDETERMINATE)
+            if _digest(blob) != digest:
+                run.fail(name, "blob_digest_mismatch", "a captured file is not what the event "
+                         "names", digest=digest)
+                return
+            blobs[kind].append(blob)
+    signature, content = document, None
+    if data["format"] != "pades":
+        detached = run.file("blobs/" + data["signature"].replace(":", "-"))
+        if detached is None or _digest(detached) != data["signature"]:
+            run.fail(name, "signature_missing", "the CMS signature the event names is missing "
+                     "or altered", digest=data["signature"])
+            return
+        signature, content = detached, document
+    try:
+        report = validate_signature(
+            signature, content=content, field=validation.get("field"),
+            trust_roots=run.trust_roots, at=run.at, poe=poe, certs=blobs["certs"],
+            crls=blobs["crls"], ocsps=blobs["ocsps"])
+    except VerificationError as exc:
+        run.fail(name, exc.code, exc.message, **exc.evidence)
+        return
+    evidence = {"proof_of_existence": None if poe is None else _iso(poe),
+                "recorded_verdict": validation.get("verdict"),
+                **report.summary()}
+    if report.signer and fingerprint(report.signer) != data["signer"]:
+        run.fail(name, "signer_mismatch", "the signature's certificate is not the one the "
+                 "event names", **evidence)
+        return
+    run.add(name, report.verdict, None if report.passed else (report.subindication or
+                                                               "signature_not_valid"),
+            report.message or "", **evidence)
+
+
+def _poe_of(run: _Run, version: int) -> datetime | None:
+    entry = next((e for e in run.manifest["events"] if e.get("version") == version), None)
+    return None if entry is None else run.poe.get(entry.get("checkpoint"))
+
+
+def _anchor_shown(run: _Run, entry: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The anchor the ledger used, as the bundle describes it: shown, never trusted."""
+    fingerprint_ = data["validation"].get("anchor")
+    raw = run.file(entry.get("anchor"))
+    shown: dict[str, Any] = {"fingerprint": fingerprint_,
+                             "trusted_here": fingerprint_ in {fingerprint(r)
+                                                              for r in run.trust_roots}}
+    if raw is not None:
+        try:
+            described = json.loads(raw)
+            shown.update(pki=described.get("pki"), subject=described.get("subject"),
+                         status=described.get("status"))
+        except ValueError:
+            shown["unreadable"] = True
+    return shown
+
+
+# (8) ------------------------------------------------------------------------------------------
+def _document(run: _Run) -> None:
+    document = run.document if run.document is not None else run.file(
+        run.manifest.get("document"))
+    if document is None:
+        return
+    registered = _registered_digest(run)
+    if _digest(document) == registered:
+        run.ok("document.digest", digest=registered)
+    else:
+        run.fail("document.digest", "document_mismatch", "the document's digest is not the "
+                 "registered one", registered=registered, found=_digest(document))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _digest(data: bytes) -> str:
+    return "sha-256:" + hashlib.sha256(data).hexdigest()
+
+
+def _list(value: object) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _root_name(der: bytes) -> dict[str, str]:
+    try:
+        facts = certificate_facts(der)
+    except VerificationError:
+        return {"fingerprint": fingerprint(der), "subject": "(unreadable)"}
+    return {"fingerprint": facts.fingerprint, "subject": facts.subject}
+
