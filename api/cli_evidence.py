@@ -50,11 +50,16 @@ def evidence(store: StoreOptions, record_id: str, output: str, with_content: boo
 @click.option("--trust", "trust_file", type=click.File("rb"), default=None,
               help="PEM file of the roots you trust, for signatures and TSAs alike.")
 @click.option("--log-key", default=None, help="The log's published verifier key (pins it).")
+@click.option("--crl", "crls", type=click.File("rb"), multiple=True,
+              help="Extra revocation data (DER CRL), e.g. published after signing (repeat).")
+@click.option("--ocsp", "ocsps", type=click.File("rb"), multiple=True,
+              help="Extra OCSP response (DER) (repeat).")
 @click.option("--at", "at_text", default=None,
               help="Verify as of this time (ISO 8601 with zone; default now).")
 @click.option("--json", "as_json", is_flag=True, help="The full report as JSON.")
 def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
-           at_text: str | None, as_json: bool) -> None:
+           crls: tuple[Any, ...], ocsps: tuple[Any, ...], at_text: str | None,
+           as_json: bool) -> None:
     """Verify an evidence BUNDLE offline. Exit 0 PASSED, 1 FAILED, 2 INDETERMINATE."""
     from verifiers.bundle import read_bundle, verify_bundle
 
@@ -66,7 +71,8 @@ def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     report = verify_bundle(files, trust_roots=roots, at=at,
                            document=document.read() if document is not None else None,
-                           log_key=log_key)
+                           log_key=log_key, crls=[f.read() for f in crls],
+                           ocsps=[f.read() for f in ocsps])
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, sort_keys=True))
     else:

@@ -181,7 +181,7 @@ def _make_ca(name: str, pki: str, issuer: _Authority | None, not_before: datetim
                       issuer=issuer.name if issuer else None)
 
 
-def _party_specs(signer_days: int, tsa_days: int) -> list[_PartySpec]:
+def _party_specs(signer_days: int, tsa_days: int, tsa2_days: int) -> list[_PartySpec]:
     hour, day = timedelta(hours=1), timedelta(days=1)
     signer = timedelta(days=signer_days)
     agency = "Cuc Van thu va Luu tru Nha nuoc (Stele dev)"
@@ -196,7 +196,7 @@ def _party_specs(signer_days: int, tsa_days: int) -> list[_PartySpec]:
         _PartySpec("tsa", "BCY", "BCY Time-Stamping Authority 1 (Stele dev)", None, -day,
                    timedelta(days=tsa_days) - day, tsa=True),
         _PartySpec("tsa2", "BCY", "BCY Time-Stamping Authority 2 (Stele dev)", None, -day,
-                   timedelta(days=4 * tsa_days) - day, tsa=True),
+                   timedelta(days=tsa2_days) - day, tsa=True),
     ]
 
 
@@ -340,11 +340,12 @@ class DevPki:
 
     @classmethod
     def create(cls, directory: Path, now: datetime, *, signer_days: int = 730,
-               tsa_days: int = 1825) -> DevPki:
+               tsa_days: int = 1825, tsa2_days: int | None = None) -> DevPki:
         """Make a new PKI valid around `now` and write it to `directory`, which must be absent
-        or empty: nothing is ever overwritten."""
+        or empty: nothing is ever overwritten. `tsa2_days` defaults to 4 x `tsa_days`."""
         _aware(now, "now")
-        if signer_days < 1 or tsa_days < 1:
+        tsa2_days = 4 * tsa_days if tsa2_days is None else tsa2_days
+        if signer_days < 1 or tsa_days < 1 or tsa2_days < 1:
             raise DevPkiError("signer_days and tsa_days must be positive",
                               signer_days=signer_days, tsa_days=tsa_days)
         if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -358,7 +359,7 @@ class DevPki:
         parties: dict[str, Party] = {}
         issuers: dict[str, str] = {}
         revocations: dict[str, _Revocation] = {}
-        for spec in _party_specs(signer_days, tsa_days):
+        for spec in _party_specs(signer_days, tsa_days, tsa2_days):
             parties[spec.name] = _make_party(spec, authorities[spec.issuer], now)
             issuers[spec.name] = spec.issuer
             if spec.revoked_at is not None:

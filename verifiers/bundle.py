@@ -66,6 +66,8 @@ class _Run:
     at: datetime
     document: bytes | None
     pinned_key: str | None = None
+    extra_crls: list[bytes] = field(default_factory=list)
+    extra_ocsps: list[bytes] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     events: dict[int, dict[str, Any]] = field(default_factory=dict)  # version -> envelope
@@ -95,10 +97,14 @@ class _Run:
 
 
 def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], at: datetime,
-                  document: bytes | None = None, log_key: str | None = None) -> Report:
+                  document: bytes | None = None, log_key: str | None = None,
+                  crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = ()) -> Report:
     """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
-    trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key."""
-    run = _Run(files, trust_roots, at, document, pinned_key=log_key)
+    trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key; `crls`
+    and `ocsps` are revocation data the auditor adds (e.g. published after the signing: a
+    revocation after the proof of existence does not matter, one before it does)."""
+    run = _Run(files, trust_roots, at, document, pinned_key=log_key, extra_crls=list(crls),
+               extra_ocsps=list(ocsps))
     for step in (_manifest, _events, _log_key, _checkpoints, _inclusion, _evidence,
                  _signatures, _document):
         try:
@@ -373,7 +379,7 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
         report = validate_signature(
             signature, content=content, field=validation.get("field"),
             trust_roots=run.trust_roots, at=run.at, poe=poe, certs=blobs["certs"],
-            crls=blobs["crls"], ocsps=blobs["ocsps"])
+            crls=blobs["crls"] + run.extra_crls, ocsps=blobs["ocsps"] + run.extra_ocsps)
     except VerificationError as exc:
         run.fail(name, exc.code, exc.message, **exc.evidence)
         return
