@@ -39,8 +39,8 @@ def problem_statuses(method: str, path: str) -> set[int]:
                         "/v1/principals/", "/v1/trust/anchors/")) or (
             path == "/v1/log/checkpoint"):
         found.add(404)
-    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
-                                             "/v1/trust/")):
+    if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
+                                             "/v1/trust/"))) or path.endswith("/evidence"):
         found.add(409)
     if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
         found.add(400)

@@ -45,4 +45,7 @@ READ_OWN = WRITERS
 LOG_LEAVES = frozenset({"auditor"})  # leaves carry record metadata
 UPLOAD = WRITERS
 ADMIN = frozenset({"admin"})
+# Evidence bundles: auditors and inspectors (courts) for any record; agencies and archives for
+# theirs.
+EVIDENCE_READERS = READ_ALL | READ_OWN | frozenset({"inspector"})
 TRUST_READERS = frozenset(ROLES)  # the registry is no secret: any principal reads it

@@ -28,6 +28,7 @@ STATUS: dict[str, int] = {
     "committee_only": 403,
     "anchor_not_found": 404,
     "anchor_state": 409,
+    "not_anchored": 409,
     "untrusted_signer": 422,
     "signature_malformed": 422,
     "duplicate": 409,

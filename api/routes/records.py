@@ -6,14 +6,15 @@ import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, LedgerDep
 from api.models import ACTION_MODELS, BatchRequest, WriteResponse, target_of
-from api.policy import MAX_INDEX, READ_ALL, READ_OWN
+from api.policy import EVIDENCE_READERS, MAX_INDEX, READ_ALL, READ_OWN
 from api.problems import ApiError
 from api.writes import expected_version, write
+from ledger.bundle import export
 from ledger.principals import Principal
 from ledger.service import ACTIONS, Command, Ledger
 
@@ -150,3 +151,21 @@ def list_records(
     items = [{"id": r[0], "creator": r[1], "custodian": r[2], "first_leaf": r[3],
               "destroyed": r[4] is not None} for r in rows]
     return {"items": items, "next": rows[-1][3] if len(rows) == limit else None}
+
+
+@router.get("/records/{record}/evidence", summary="The record's evidence bundle (a ZIP)",
+            response_class=Response,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "docs/evidence-bundle.md; `stele verify` checks it"}})
+def get_evidence(
+    record: str, principal: CurrentPrincipal, ledger: LedgerDep,
+    with_content: Annotated[bool, Query(description="Include the document itself")] = False,
+) -> Response:
+    if principal.role not in EVIDENCE_READERS:  # refuse the role before looking anything up
+        raise ApiError("forbidden", f"role {principal.role!r} may not export evidence")
+    if principal.role in READ_OWN:
+        state = ledger.describe(record)["state"]
+        _may_read(principal, state.get("creator", state["custodian"]), state["custodian"])
+    data = export(ledger, record, with_content=with_content)
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="evidence-{record}.zip"'})

@@ -29,6 +29,7 @@ from api.models import ACTION_MODELS, target_of
 from api.policy import (
     ACTION_ROLES,
     ADMIN,
+    EVIDENCE_READERS,
     LOG_LEAVES,
     READ_ALL,
     READ_OWN,
@@ -304,6 +305,12 @@ def _own_record(suffix: str) -> Builder:
     return build
 
 
+def _evidence(scene: Scene, who: str) -> Call:
+    rid, _ = scene.record(scene.agency(who))
+    scene.ledger.sync()  # integrated, checkpointed and anchored: exportable
+    return Call("GET", f"/v1/records/{rid}/evidence")
+
+
 def _download(scene: Scene, who: str) -> Call:
     _, digest = scene.record(scene.agency(who), integrated=True)
     return Call("GET", f"/v1/content/{digest}")
@@ -360,6 +367,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/records"): Rule(READERS, _get("/v1/records")),
     ("GET", "/v1/records/{record}"): Rule(READERS, _own_record("")),
     ("GET", "/v1/records/{record}/history"): Rule(READERS, _own_record("/history")),
+    ("GET", "/v1/records/{record}/evidence"): Rule(EVIDENCE_READERS, _evidence),
     ("POST", "/v1/content"): Rule(UPLOAD, _upload),
     ("GET", "/v1/content/{digest}"): Rule(READERS, _download),
     ("GET", "/v1/log/checkpoint"): Rule(PUBLIC, _checkpoint),

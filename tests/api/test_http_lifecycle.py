@@ -6,9 +6,12 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from ledger.devpki import DevPki
 from tests.api.conftest import ARCHIVE, Api
 from tests.pki import pem
+from verifiers.bundle import read_bundle, verify_bundle
 from verifiers.chain import verify_chain
 from verifiers.merkle import verify_inclusion
 from verifiers.note import open_note, parse_checkpoint, parse_verifier_key
@@ -230,3 +233,24 @@ def test_a_claim_without_answer_is_in_progress_then_released_when_stale(api: Api
     retried = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k"})
     assert retried.status_code == 200
     assert len(api.ledger.history(rid)) == 2
+
+
+def test_evidence_bundle_over_http_verifies_offline(api: Api, dev_pki: DevPki,
+                                                    signed_pdf: bytes) -> None:
+    _register_roots(api, dev_pki)
+    rid = api.create(data=signed_pdf)
+    for party, signer_class, field in (("individual", "individual", "Individual"),
+                                       ("agency", "organization", "Agency")):
+        assert _sign(api, dev_pki, rid, party, signer_class, field).status_code == 200
+    api.ledger.sync()  # what the log worker does in the background
+    answer = api.client.get(f"/v1/records/{rid}/evidence", params={"with_content": True},
+                            headers=api.headers("inspector"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    tsa_root = api.ledger.anchorer.policy.trust_roots
+    roots = [r.public_bytes(Encoding.DER) for r in dev_pki.roots.values()] + list(tsa_root)
+    report = verify_bundle(read_bundle(answer.content), trust_roots=roots,
+                           at=datetime.now(UTC))
+    assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
+    other = api.client.get(f"/v1/records/{rid}/evidence", headers=api.headers("other"))
+    assert other.status_code == 403
