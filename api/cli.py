@@ -28,8 +28,9 @@ from api.cli_common import (
     write_commands,
 )
 from api.cli_devpki import dev_pki
-from api.cli_evidence import evidence, verify
+from api.cli_evidence import evidence
 from api.cli_trust import trust
+from api.cli_verify import verify
 from domain.envelope import Actor
 from domain.errors import DomainError
 from ledger.service import ACTION_PARAMS, ACTIONS, Command, Ledger
@@ -506,10 +507,18 @@ def tsa_cert(data_dir: str) -> None:
               help="Also time proofs on a synthetic tree of this many leaves (e.g. 1000000).")
 @click.option("--http", "http_seconds", default=0.0, type=click.FloatRange(0),
               help="Instead: run the HTTP workloads (8 clients) for this many seconds each.")
+@click.option("--signatures", default=0, type=click.IntRange(0), show_default=True,
+              help="Instead: time N sign events per format against pyHanko alone, signing "
+                   "throughput with 1 and 2 workers, and `stele verify` of a typical bundle.")
 @store_options
 def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int,
-          http_seconds: float) -> None:
+          http_seconds: float, signatures: int) -> None:
     """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    if signatures:
+        from ledger.bench_sign import run_signature_bench
+
+        emit(run_signature_bench(store.settings(), signatures=signatures))
+        return
     if http_seconds:
         from api.bench_http import run_http_bench
 

@@ -72,7 +72,7 @@ def _metadata(run: str, i: int) -> dict[str, Any]:
 
 
 @contextmanager
-def _fresh_database(base: Database, label: str) -> Iterator[tuple[Database, Path]]:
+def fresh_database(base: Database, label: str) -> Iterator[tuple[Database, Path]]:
     """A scratch database of the same kind: a temp SQLite file, or a new PostgreSQL schema."""
     scratch = Path(tempfile.mkdtemp(prefix=f"stele-bench-{label}-"))
     try:
@@ -182,8 +182,8 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
         "events": events, "single_events": single_events, "batch": batch, "rounds": rounds,
         "started": datetime.now(UTC).isoformat(),
     }
-    with _fresh_database(settings.database, "ours") as (ours_db, ours_dir), \
-            _fresh_database(settings.database, "bare") as (bare_db, _):
+    with fresh_database(settings.database, "ours") as (ours_db, ours_dir), \
+            fresh_database(settings.database, "bare") as (bare_db, _):
         ledger = Ledger(replace(settings, data_dir=ours_dir, database=ours_db))
         bare = BareApplication(env=bare_db.eventsourcing_env())
         digest = ledger.put_content(b"bench")
@@ -223,7 +223,7 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
         ledger.close()
         bare.close()
     if proof_leaves:
-        with _fresh_database(settings.database, "proof") as (proof_db, _):
+        with fresh_database(settings.database, "proof") as (proof_db, _):
             store = LogStore(proof_db)
             store.create_tables()
             seconds = _synthetic_tree(store, proof_leaves)

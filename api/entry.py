@@ -1,0 +1,17 @@
+"""The `stele` command's entry point. `stele verify` starts without the ledger (no database
+drivers, no web framework): an auditor's offline check loads only the proof kernel."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["verify"]:
+        from api.cli_verify import verify
+
+        verify.main(args=sys.argv[2:], prog_name="stele verify")
+    else:
+        from api.cli import main as full
+
+        full()
