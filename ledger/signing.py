@@ -17,7 +17,7 @@ PDF, a revoked signer) and INDETERMINATE (revocation unknown, expired without pr
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,12 +146,19 @@ def _covers(signature: bytes, content: bytes) -> bool:
         raise InvalidInputError(f"signature: {exc.message}", **exc.evidence) from None
 
 
+# Which kind a DER value is, by a field only that kind has (a full parse of a large CRL is
+# costly; the validator parses what it uses, and guards it).
+_KINDS: tuple[tuple[str, Any, Callable[[Any], object]], ...] = (
+    ("certs", x509.Certificate, lambda v: v["tbs_certificate"]["subject"].native),
+    ("crls", crl.CertificateList, lambda v: v["tbs_cert_list"]["issuer"].native),
+    ("ocsps", ocsp.OCSPResponse, lambda v: v["response_status"].native),
+)
+
+
 def _kind(der: bytes) -> str | None:
-    for kind, spec in (("certs", x509.Certificate), ("crls", crl.CertificateList),
-                       ("ocsps", ocsp.OCSPResponse)):
+    for kind, spec, probe in _KINDS:
         try:
-            value = spec.load(der, strict=True)
-            value.native  # noqa: B018
+            probe(spec.load(der, strict=True))
         except Exception:  # noqa: S112  (not this kind: try the next)
             continue
         return kind
