@@ -159,6 +159,12 @@ def validate_signature(
         raise MalformedError("at must be an aware datetime", at=repr(at))
     if poe is not None and (not isinstance(poe, datetime) or poe.utcoffset() is None):
         raise MalformedError("poe must be an aware datetime", poe=repr(poe))
+    if revocation not in ("require", "soft"):
+        raise MalformedError("revocation must be 'require' or 'soft'", revocation=repr(revocation))
+    trust_roots, certs = _ders(trust_roots, "trust_roots"), _ders(certs, "certs")
+    crls, ocsps = _ders(crls, "crls"), _ders(ocsps, "ocsps")
+    if tsa_roots is not None:
+        tsa_roots = _ders(tsa_roots, "tsa_roots")
     knowledge = LocalKnowledge(
         known_certs=[guard_parse("certificate", _load, x509.Certificate, c) for c in certs],
         known_crls=[CRLContainer(guard_parse("CRL", _load, crl.CertificateList, c))
@@ -177,6 +183,14 @@ def validate_signature(
         raise SignatureInputError("a detached CMS signature needs the content it signs")
     return _cms(signature, require_bytes(content, "content"), roots, at, knowledge, poe,
                 revocation)
+
+
+def _ders(value: object, what: str) -> list[Any]:
+    """A list or tuple of DER values (each is checked when it is parsed)."""
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes | bytearray | memoryview):
+        raise MalformedError(f"{what} must be a list of DER byte strings",
+                             type=type(value).__name__)
+    return list(value)
 
 
 def _load(kind: Any, der: bytes) -> Any:
@@ -259,17 +273,32 @@ def _pades(pdf: bytes, field: str | None, roots: _Roots, at: datetime,
     timing = _timing(at, poe)
     later_doc_timestamps = [t for t in reader.embedded_timestamp_signatures
                             if t.signed_revision > embedded.signed_revision]
-    coro: Any
+
+    def with_time() -> Any:
+        return guard_parse("PAdES validation", run_sync, _with_or_without_time(
+            embedded.signed_data, _spec(roots, knowledge, revocation), timing,
+            raw_digest=embedded.compute_digest()))
+
+    result: Any
     if later_doc_timestamps:  # B-LTA: the document timestamps are the evidence record
         spec = PdfSignatureValidationSpec(_spec(roots, knowledge, revocation))
-        coro = ades_lta_validation(embedded, spec, timing)
+        result = guard_parse("PAdES validation", run_sync,
+                             ades_lta_validation(embedded, spec, timing))
+        if isinstance(result.ades_subindic, AdESIndeterminate):
+            # pyHanko's LTA validation runs past signature validation even after its
+            # validation with time PASSED, from the wall clock rather than `timing`, and lets
+            # its failure replace the PASSED (a B-LTA signature whose certificate has expired
+            # by the wall clock is INDETERMINATE at any validation time). ETSI EN 319 102-1
+            # §5.6.3 only uses past validation to improve an INDETERMINATE: keep the
+            # validation with time when that passes.
+            alone = with_time()
+            if isinstance(alone.ades_subindic, AdESPassed):
+                result = alone
     else:
-        coro = _with_or_without_time(embedded.signed_data, _spec(roots, knowledge, revocation),
-                                     timing, raw_digest=embedded.compute_digest())
-    result = guard_parse("PAdES validation", run_sync, coro)
+        result = with_time()
+    claimed = guard_parse("PDF signing time (/M)", lambda: embedded.self_reported_timestamp)
     report = _report("pades", embedded.field_name, result, embedded.signed_data,
-                     "sha-256:" + hashlib.sha256(pdf).hexdigest(), at, knowledge,
-                     embedded.self_reported_timestamp)
+                     "sha-256:" + hashlib.sha256(pdf).hexdigest(), at, knowledge, claimed, poe)
     modified = guard_parse("PDF modification analysis", _modification, embedded)
     if modified is not None and report.verdict is not Verdict.FAILED:
         return dataclasses.replace(report, verdict=Verdict.FAILED,
@@ -343,7 +372,7 @@ def _cms(der: bytes, content: bytes, roots: _Roots, at: datetime,
     result = guard_parse("CMS validation", run_sync, _with_or_without_time(
         signed_data, _spec(roots, knowledge, revocation), _timing(at, poe), raw_digest=digest))
     return _report("cms", None, result, signed_data,
-                   "sha-256:" + hashlib.sha256(content).hexdigest(), at, knowledge)
+                   "sha-256:" + hashlib.sha256(content).hexdigest(), at, knowledge, poe=poe)
 
 
 def cms_covers(signature: bytes, content: bytes) -> bool:
@@ -369,14 +398,14 @@ def _signed_data(der: bytes) -> cms.SignedData:
     if len(signed["signer_infos"]) != 1:
         raise SignatureInputError("expected exactly one signer",
                                   signers=len(signed["signer_infos"]))
-    signed.native  # noqa: B018
-    return signed
+    return signed  # parsed lazily: pyHanko's errors on damaged parts are guarded where used
 
 
 # -- the report --------------------------------------------------------------------------------
 def _report(fmt: str, field_name: str | None, result: AdESBasicValidationResult[Any],
             signed_data: cms.SignedData, signed_digest: str, at: datetime,
-            knowledge: LocalKnowledge, claimed_time: datetime | None = None) -> SignatureReport:
+            knowledge: LocalKnowledge, claimed_time: datetime | None = None,
+            poe: datetime | None = None) -> SignatureReport:
     status = result.api_status
     indic = result.ades_subindic
     if isinstance(indic, AdESPassed):
@@ -409,7 +438,11 @@ def _report(fmt: str, field_name: str | None, result: AdESBasicValidationResult[
     crls_all = _unique([c.crl_data.dump() for c in knowledge.known_crls])
     ocsps_all = _unique([o.ocsp_response_data.dump() for o in knowledge.known_ocsps])
     claimed = claimed_time or _claimed_time(signer_info)
-    best = getattr(result, "best_signature_time", None) or at
+    # ETSI: best-signature-time starts at the validation time (`at`, or the POE) and only
+    # moves earlier. pyHanko's basic validation has none, and its validation with time
+    # reports its POE manager's default, the wall clock, when it stops early.
+    start = at if poe is None else min(at, poe)
+    best = min(getattr(result, "best_signature_time", None) or start, start)
     message = result.failure_msg
     if signer is not None:
         revoked = getattr(getattr(status, "revocation_details", None), "revocation_date", None)
