@@ -362,6 +362,15 @@ def _cms(der: bytes, content: bytes, roots: _Roots, at: datetime,
          knowledge: LocalKnowledge, poe: datetime | None,
          revocation: Revocation) -> SignatureReport:
     signed_data = guard_parse("CMS signature", _signed_data, der)
+    # The SignedData is parsed lazily: a damaged part raises where it is first read, so
+    # everything that reads it is guarded.
+    return guard_parse("CMS signature", _cms_validated, signed_data, content, roots, at,
+                       knowledge, poe, revocation)
+
+
+def _cms_validated(signed_data: cms.SignedData, content: bytes, roots: _Roots, at: datetime,
+                   knowledge: LocalKnowledge, poe: datetime | None,
+                   revocation: Revocation) -> SignatureReport:
     signer_info = signed_data["signer_infos"][0]
     algorithm = signer_info["digest_algorithm"]["algorithm"].native
     try:
@@ -379,13 +388,17 @@ def cms_covers(signature: bytes, content: bytes) -> bool:
     """Whether a detached CMS signature's messageDigest is the digest of `content` (the
     question "is this a signature over that document at all", before any validation)."""
     signed_data = guard_parse("CMS signature", _signed_data, require_bytes(signature, "signature"))
-    signer_info = signed_data["signer_infos"][0]
-    algorithm = signer_info["digest_algorithm"]["algorithm"].native
+    signer_info, algorithm = guard_parse("CMS signature", _signer_and_digest, signed_data)
     try:
         expected = find_unique_cms_attribute(signer_info["signed_attrs"], "message_digest").native
         return bool(hashlib.new(algorithm, content).digest() == expected)
     except Exception:  # no signed attributes, or an unknown digest: not a match we can see
         return False
+
+
+def _signer_and_digest(signed_data: cms.SignedData) -> tuple[cms.SignerInfo, str]:
+    signer_info = signed_data["signer_infos"][0]
+    return signer_info, signer_info["digest_algorithm"]["algorithm"].native
 
 
 def _signed_data(der: bytes) -> cms.SignedData:
