@@ -56,11 +56,21 @@ class Story:
                              **kw)  # type: ignore[arg-type]
 
 
-def _signed(ledger: Ledger, pki: DevPki, number: int, party: str) -> str:
+def _signed(ledger: Ledger, pki: DevPki, number: int, party: str,
+            revocation_at: datetime | None = None) -> str:
+    """A CMS-signed record. `revocation_at`: when the CRLs and OCSP answer it comes with were
+    issued (default: now); an older date stands for a CA that had not yet published."""
     body = f"decision {number}, signed by {party}".encode()
     rid = create(ledger, number, body=body)
     signature = sign_cms(body, pki.party(party), pki=pki, at=ledger.clock())
-    sign(ledger, AGENCY, rid, pki, party, signer_class="individual", signature=signature)
+    if revocation_at is None:
+        sign(ledger, AGENCY, rid, pki, party, signer_class="individual", signature=signature)
+    else:
+        blobs = [pki.crl("NEAC CA", revocation_at), pki.crl("NEAC", revocation_at),
+                 pki.ocsp_response(party, revocation_at)]
+        ledger.do(AGENCY, "record.sign", record=rid, signer_class="individual",
+                  signature=ledger.put_content(signature),
+                  validation_data=[ledger.put_content(b) for b in blobs])
     return rid
 
 
@@ -82,6 +92,13 @@ def story(settings: Settings, tmp_path: Path) -> Iterator[Story]:
         clock.advance(days=1)
         records["revoked_later"] = _signed(ledger, later, 3, "revoked")
         ledger.sync()
+        # After its revocation, a signer of the later PKI signs; the CA has not published the
+        # revocation yet, so the answers that come with it (issued before it) say "good", and
+        # the ledger records PASSED. Only a CRL published later tells.
+        clock.advance(days=1)
+        records["revoked_unpublished"] = _signed(ledger, later, 4, "revoked",
+                                                 revocation_at=Q - timedelta(hours=2))
+        ledger.sync()
         bundles = {"short_unrenewed": export(ledger, records["short"], with_content=True)}
         # A month on, before the first TSA expires: renew with the second.
         clock.advance(days=30)
@@ -91,6 +108,8 @@ def story(settings: Settings, tmp_path: Path) -> Iterator[Story]:
         for name, rid in records.items():
             bundles[name] = export(ledger, rid, with_content=True)
         poe = {"short": P + timedelta(hours=1), "revoked_later": P + timedelta(days=1, hours=1)}
+        recorded = ledger.describe(records["revoked_unpublished"])["events"][1]
+        assert recorded["event"]["data"]["validation"]["verdict"] == "PASSED"
         yield Story(ledger, pki, later, bundles, poe)
 
 
@@ -131,3 +150,14 @@ def test_a_signer_revoked_after_the_proof_of_existence_passes(story: Story) -> N
     for extra in ({}, {"crls": [crl]}):
         report = story.verify("revoked_later", 10, **extra)
         assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
+
+
+def test_a_revocation_published_later_but_dated_before_the_proof_is_heard(story: Story) -> None:
+    # Ingested at P + 2d + 1h, after the revocation at Q - 1h = P + 2d - 1h, with answers
+    # issued before it. Years later the auditor brings the CRL the CA published since.
+    published = story.later_pki.crl("NEAC CA", Q + timedelta(days=3))
+    assert story.verify("revoked_unpublished", 10).bottom_line is Verdict.PASSED
+    report = story.verify("revoked_unpublished", 10, crls=[published])
+    assert report.bottom_line is Verdict.FAILED
+    (signature,) = _signature_checks(report)
+    assert (signature["verdict"], signature["code"]) == ("FAILED", "REVOKED")

@@ -36,7 +36,7 @@ from verifiers.evidence import verify_evidence_record
 from verifiers.merkle import leaf_hash, verify_inclusion
 from verifiers.note import VerifierKey, open_note, parse_checkpoint, parse_verifier_key
 from verifiers.report import Check, Report, Verdict
-from verifiers.signature import validate_signature
+from verifiers.signature import Revocation, validate_signature
 
 FORMAT = "stele-evidence-bundle"
 VERSION = 1
@@ -375,11 +375,22 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
                      "or altered", digest=data["signature"])
             return
         signature, content = detached, document
-    try:
-        report = validate_signature(
+    def validate(crls: list[bytes], ocsps: list[bytes], revocation: Revocation) -> Any:
+        return validate_signature(
             signature, content=content, field=validation.get("field"),
             trust_roots=run.trust_roots, at=run.at, poe=poe, certs=blobs["certs"],
-            crls=blobs["crls"] + run.extra_crls, ocsps=blobs["ocsps"] + run.extra_ocsps)
+            crls=crls, ocsps=ocsps, revocation=revocation)
+
+    try:
+        report = validate(blobs["crls"] + run.extra_crls, blobs["ocsps"] + run.extra_ocsps,
+                          "require")
+        if run.extra_crls or run.extra_ocsps:
+            # pyHanko accepts the first "good" answer it finds, so a "good" captured at
+            # signing would mask a revocation the auditor's later data dates before the POE:
+            # that data is also heard on its own, and a revocation it shows prevails.
+            later = validate(run.extra_crls, run.extra_ocsps, "soft")
+            if later.subindication in _REVOKED and later.verdict is not Verdict.PASSED:
+                report = later
     except VerificationError as exc:
         run.fail(name, exc.code, exc.message, **exc.evidence)
         return
@@ -393,6 +404,9 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
     run.add(name, report.verdict, None if report.passed else (report.subindication or
                                                                "signature_not_valid"),
             report.message or "", **evidence)
+
+
+_REVOKED = frozenset({"REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"})
 
 
 def _poe_of(run: _Run, version: int) -> datetime | None:

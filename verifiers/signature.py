@@ -205,22 +205,28 @@ class _Roots:
     timestamping: list[x509.Certificate]
 
 
-def _policy(roots: list[x509.Certificate],
-            rule: RevocationCheckingRule) -> CertValidationPolicySpec:
+def _policy(roots: list[x509.Certificate], rule: RevocationCheckingRule,
+            retroactive: bool) -> CertValidationPolicySpec:
     return CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=roots),  # a list: never the OS's
-        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(rule, rule)),
+        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(rule, rule),
+                                          retroactive_revinfo=retroactive),
     )
 
 
-def _spec(roots: _Roots, knowledge: LocalKnowledge,
-          revocation: Revocation) -> SignatureValidationSpec:
+def _spec(roots: _Roots, knowledge: LocalKnowledge, revocation: Revocation,
+          poe: datetime | None = None) -> SignatureValidationSpec:
+    """With a POE the validation is in the past, and revocation data issued after it counts
+    too (pyHanko's `retroactive_revinfo`): a CRL published later that dates a revocation
+    before the POE must be heard; one dating it after the POE changes nothing."""
     rule = (RevocationCheckingRule.CRL_OR_OCSP_REQUIRED if revocation == "require"
             else RevocationCheckingRule.CHECK_IF_DECLARED_SOFT)
+    retroactive = poe is not None
     return SignatureValidationSpec(
-        cert_validation_policy=_policy(roots.signing, rule),
+        cert_validation_policy=_policy(roots.signing, rule, retroactive),
         ts_cert_validation_policy=_policy(roots.timestamping,
-                                          RevocationCheckingRule.CHECK_IF_DECLARED_SOFT),
+                                          RevocationCheckingRule.CHECK_IF_DECLARED_SOFT,
+                                          retroactive),
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
             online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY),
         local_knowledge=knowledge,
@@ -274,16 +280,18 @@ def _pades(pdf: bytes, field: str | None, roots: _Roots, at: datetime,
     later_doc_timestamps = [t for t in reader.embedded_timestamp_signatures
                             if t.signed_revision > embedded.signed_revision]
 
+    # Everything that reads the PDF or the CMS runs inside guard_parse, the arguments too:
+    # a damaged byte range or SignedData fails there as MalformedError.
     def with_time() -> Any:
-        return guard_parse("PAdES validation", run_sync, _with_or_without_time(
-            embedded.signed_data, _spec(roots, knowledge, revocation), timing,
-            raw_digest=embedded.compute_digest()))
+        return guard_parse("PAdES validation", lambda: run_sync(_with_or_without_time(
+            embedded.signed_data, _spec(roots, knowledge, revocation, poe), timing,
+            raw_digest=embedded.compute_digest())))
 
     result: Any
     if later_doc_timestamps:  # B-LTA: the document timestamps are the evidence record
-        spec = PdfSignatureValidationSpec(_spec(roots, knowledge, revocation))
-        result = guard_parse("PAdES validation", run_sync,
-                             ades_lta_validation(embedded, spec, timing))
+        spec = PdfSignatureValidationSpec(_spec(roots, knowledge, revocation, poe))
+        result = guard_parse("PAdES validation",
+                             lambda: run_sync(ades_lta_validation(embedded, spec, timing)))
         if isinstance(result.ades_subindic, AdESIndeterminate):
             # pyHanko's LTA validation runs past signature validation even after its
             # validation with time PASSED, from the wall clock rather than `timing`, and lets
@@ -378,8 +386,9 @@ def _cms_validated(signed_data: cms.SignedData, content: bytes, roots: _Roots, a
     except ValueError:
         raise SignatureInputError("unsupported digest algorithm", algorithm=algorithm) from None
     knowledge = _with_poe(knowledge, signer_info, poe)
-    result = guard_parse("CMS validation", run_sync, _with_or_without_time(
-        signed_data, _spec(roots, knowledge, revocation), _timing(at, poe), raw_digest=digest))
+    result = guard_parse("CMS validation", lambda: run_sync(_with_or_without_time(
+        signed_data, _spec(roots, knowledge, revocation, poe), _timing(at, poe),
+        raw_digest=digest)))
     return _report("cms", None, result, signed_data,
                    "sha-256:" + hashlib.sha256(content).hexdigest(), at, knowledge, poe=poe)
 
