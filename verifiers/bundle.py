@@ -3,7 +3,7 @@ history and signatures from the bundle alone, with trust only from the caller.
 
 The steps follow the format's order; each adds checks to one report, and none raises for what
 it finds:
-(1) the manifest and the files it lists (SHA-256 of each);
+(1) the manifest and the files it lists (SHA-256, size and kind of each);
 (2) the record's events: every hash and `prev` link, from `created` to the last;
 (3) the log key (pinned by the caller, or the bundle's own, shown as such);
 (4) each checkpoint's signature and origin;
@@ -40,6 +40,8 @@ from verifiers.signature import Revocation, validate_signature
 
 FORMAT = "stele-evidence-bundle"
 VERSION = 1
+KINDS = ("event", "inclusion_proof", "checkpoint", "timestamp", "evidence_record", "signature",
+         "certificate", "crl", "ocsp", "anchor", "document")
 MAX_BUNDLE = 2**31  # bytes uncompressed: a bundle is a record, not an archive
 
 
@@ -115,6 +117,12 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
             run.fail(f"bundle{step.__name__.replace('_', '.')}", exc.code, exc.message,
                      **exc.evidence)
             break
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # a manifest or event not shaped as the format says: a finding, never a crash
+            run.fail(f"bundle{step.__name__.replace('_', '.')}", "malformed",
+                     "the bundle is not shaped as its format says",
+                     reason=f"{type(exc).__name__}: {exc}")
+            break
     run.summary.update(at=_iso(at), trusted_roots=[_root_name(r) for r in trust_roots])
     return Report(tuple(run.checks), run.summary)
 
@@ -147,21 +155,27 @@ def _manifest(run: _Run) -> None:
     if not isinstance(listed, list):
         run.fail("bundle.manifest", "malformed", "the manifest lists no files")
         raise _Stop
-    missing, altered = [], []
+    missing, altered, unknown = [], [], []
     for entry in listed:
         path = entry.get("path") if isinstance(entry, dict) else None
         data = run.file(path)
         if data is None:
             missing.append(path)
-        elif hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        elif (hashlib.sha256(data).hexdigest() != entry.get("sha256")
+              or entry.get("size") != len(data)):
             altered.append(path)
+        elif entry.get("kind") not in KINDS:
+            unknown.append(path)
     if missing:
         run.fail("bundle.files", "file_missing", "files the manifest lists are missing",
                  files=missing)
     if altered:
         run.fail("bundle.files", "file_digest_mismatch",
-                 "files differ from the SHA-256 the manifest gives", files=altered)
-    if not missing and not altered:
+                 "files differ from the SHA-256 and size the manifest gives", files=altered)
+    if unknown:
+        run.fail("bundle.files", "malformed", "files of a kind this format does not define",
+                 files=unknown)
+    if not missing and not altered and not unknown:
         run.ok("bundle.files", count=len(listed))
     run.summary.update(record=manifest.get("record"), kind=manifest.get("kind"),
                        origin=manifest.get("origin"), destroyed=manifest.get("destroyed"))
@@ -261,6 +275,10 @@ def _inclusion(run: _Run) -> None:
                      tree_size=size)
             continue
         leaf = leaf_hash(run.raw[version])
+        if proof.get("leaf_hash") != b64(leaf):
+            run.fail(name, "leaf_mismatch", "the proof is for another leaf than the event",
+                     leaf_index=index)
+            continue
         try:
             verify_inclusion(index, size, leaf, path, run.roots[size])
         except VerificationError as exc:
@@ -289,7 +307,10 @@ def _evidence(run: _Run) -> None:
                 if check.verdict is not Verdict.PASSED:
                     run.add(f"{name}.{check.name}", check.verdict, check.code, check.message,
                             **check.evidence)
-            if token is not None and not _first_token_is(record, token):
+            if token is None:  # the record holds it, but the bundle lost a file it names
+                run.unsure(f"{name}.timestamp", "timestamp_missing",
+                           "the timestamp file is missing")
+            elif not _first_token_is(record, token):
                 run.fail(name, "timestamp_mismatch",
                          "the timestamp file is not the evidence record's first timestamp")
                 continue
@@ -305,7 +326,7 @@ def _evidence(run: _Run) -> None:
                        "no evidence record of this checkpoint verifies")
     run.summary["proof_of_existence"] = {
         str(v): _iso(run.poe[e["checkpoint"]]) for v, e in
-        ((e["version"], e) for e in run.manifest["events"]) if e["checkpoint"] in run.poe}
+        ((e["version"], e) for e in run.manifest["events"]) if e.get("checkpoint") in run.poe}
 
 
 def _first_token_is(record: bytes, token: bytes) -> bool:
@@ -327,7 +348,7 @@ def _signatures(run: _Run) -> None:
     registered = _registered_digest(run)
     document = run.document if run.document is not None else run.file(
         run.manifest.get("document"))
-    shown = []
+    shown, listed = [], set()
     for entry in _list(run.manifest.get("signatures")):
         version = entry.get("version")
         name = f"signature[{version}]"
@@ -335,8 +356,9 @@ def _signatures(run: _Run) -> None:
         if event is None or event["type"] != "record.signed":
             run.fail(name, "signature_event_missing", "no signed event of that version")
             continue
+        listed.add(version)
         data = event["data"]
-        shown.append(_anchor_shown(run, entry, data))
+        shown.append(_anchor_shown(run, name, entry, data))
         if document is None:
             code, why = (("content_destroyed", "the record was destroyed; its content is gone")
                          if run.manifest.get("destroyed") else
@@ -348,6 +370,10 @@ def _signatures(run: _Run) -> None:
                      expected=registered, found=_digest(document))
             continue
         _signature(run, name, data, document, _poe_of(run, event["version"]))
+    for version, event in run.events.items():  # the events are proven, the manifest not
+        if event["type"] == "record.signed" and version not in listed:
+            run.fail(f"signature[{version}]", "signature_unlisted", "the manifest does not list "
+                     "this signed event, so its signature was not checked")
     run.summary["anchors_in_bundle"] = shown
 
 
@@ -355,18 +381,24 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
                poe: datetime | None) -> None:
     validation = data["validation"]
     blobs: dict[str, list[bytes]] = {"certs": [], "crls": [], "ocsps": []}
+    missing: list[str] = []
     wanted = {"certs": [data["signer"], *data["chain"], *validation.get("certificates", [])],
               "crls": validation.get("crls", []), "ocsps": validation.get("ocsps", [])}
     for kind, digests in wanted.items():
         for digest in dict.fromkeys(digests):
             blob = run.file("blobs/" + str(digest).replace(":", "-"))
             if blob is None:
-                continue  # missing material shows in the validation (INDETERMINATE)
+                missing.append(digest)
+                continue
             if _digest(blob) != digest:
                 run.fail(name, "blob_digest_mismatch", "a captured file is not what the event "
                          "names", digest=digest)
                 return
             blobs[kind].append(blob)
+    if missing:  # the validation may not need it (a root given, an OCSP for a CRL), but the
+        # bundle is not all the event says was captured at signing
+        run.unsure(f"{name}.validation_data", "validation_data_missing", "validation data "
+                   "captured at signing is missing from the bundle", digests=missing)
     signature, content = document, None
     if data["format"] != "pades":
         detached = run.file("blobs/" + data["signature"].replace(":", "-"))
@@ -414,20 +446,33 @@ def _poe_of(run: _Run, version: int) -> datetime | None:
     return None if entry is None else run.poe.get(entry.get("checkpoint"))
 
 
-def _anchor_shown(run: _Run, entry: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The anchor the ledger used, as the bundle describes it: shown, never trusted."""
+def _anchor_shown(run: _Run, name: str, entry: dict[str, Any],
+                  data: dict[str, Any]) -> dict[str, Any]:
+    """The anchor the ledger used, as the bundle describes it: shown, never trusted. Its
+    certificate must still be the one the signed event names, and its subject that
+    certificate's; the registry's word on it (pki, status) cannot be proven offline."""
     fingerprint_ = data["validation"].get("anchor")
     raw = run.file(entry.get("anchor"))
     shown: dict[str, Any] = {"fingerprint": fingerprint_,
                              "trusted_here": fingerprint_ in {fingerprint(r)
                                                               for r in run.trust_roots}}
-    if raw is not None:
-        try:
-            described = json.loads(raw)
-            shown.update(pki=described.get("pki"), subject=described.get("subject"),
-                         status=described.get("status"))
-        except ValueError:
-            shown["unreadable"] = True
+    if raw is None:
+        run.unsure(f"{name}.anchor", "anchor_missing", "the description of the signature's "
+                   "trust anchor is missing", fingerprint=fingerprint_)
+        return shown
+    try:
+        described = json.loads(raw)
+        facts = certificate_facts(str(described["certificate"]))
+    except (ValueError, TypeError, KeyError, VerificationError):
+        run.fail(f"{name}.anchor", "malformed", "the trust anchor's description is unreadable")
+        return shown
+    if not (fingerprint_ == facts.fingerprint == described.get("fingerprint")
+            and described.get("subject") == facts.subject):
+        run.fail(f"{name}.anchor", "anchor_mismatch", "the trust anchor described is not the "
+                 "one the signed event names", named=fingerprint_, described=facts.fingerprint)
+        return shown
+    shown.update(pki=described.get("pki"), subject=facts.subject,
+                 status=described.get("status"))
     return shown
 
 
