@@ -177,8 +177,7 @@ def _manifest(run: _Run) -> None:
                  files=unknown)
     if not missing and not altered and not unknown:
         run.ok("bundle.files", count=len(listed))
-    run.summary.update(record=manifest.get("record"), kind=manifest.get("kind"),
-                       origin=manifest.get("origin"), destroyed=manifest.get("destroyed"))
+    run.summary.update(record=manifest.get("record"), origin=manifest.get("origin"))
 
 
 # (2) ------------------------------------------------------------------------------------------
@@ -214,6 +213,9 @@ def _events(run: _Run) -> None:
     run.ok("events.chain", events=len(raw), first=first, last=envelopes[-1]["type"])
     run.summary["events"] = [{"version": v, "type": e["type"], "at": e["at"]}
                              for v, e in run.events.items()]
+    # What the proven events say, not what the (unsigned) manifest claims.
+    run.summary.update(kind="dossier" if first == "dossier.opened" else "record",
+                       destroyed=_destroyed(run))
 
 
 # (3) ------------------------------------------------------------------------------------------
@@ -361,7 +363,7 @@ def _signatures(run: _Run) -> None:
         shown.append(_anchor_shown(run, name, entry, data))
         if document is None:
             code, why = (("content_destroyed", "the record was destroyed; its content is gone")
-                         if run.manifest.get("destroyed") else
+                         if _destroyed(run) else
                          ("document_missing", "give the document (--document) to re-validate"))
             run.unsure(name, code, why)
             continue
@@ -491,6 +493,10 @@ def _document(run: _Run) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _destroyed(run: _Run) -> bool:
+    return any(e["type"] == "record.destroyed" for e in run.events.values())
+
+
 def _digest(data: bytes) -> str:
     return "sha-256:" + hashlib.sha256(data).hexdigest()
 
