@@ -7,6 +7,7 @@ each anchor's history, how many signatures and timestamps rest on it, and what e
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,8 +68,6 @@ def trust() -> None:
 def trust_add(store: StoreOptions, actor: Actor, certificate: Any, pki: str,
               purposes: tuple[str, ...], not_before: str | None, not_after: str | None) -> None:
     """Register CERTIFICATE (PEM or DER file) as a trust anchor."""
-    import base64
-
     raw = certificate.read()
     text = raw.decode("ascii") if raw.lstrip().startswith(b"-----") else (
         base64.b64encode(raw).decode())

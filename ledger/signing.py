@@ -27,6 +27,7 @@ from asn1crypto import crl, ocsp, x509
 from domain.errors import DigestMismatchError, InvalidInputError, UntrustedSignerError
 from domain.metadata import check_digest
 from domain.record import Record
+from domain.trust import TrustAnchor
 from ledger.content import ContentStore
 from ledger.errors import ContentNotFoundError
 from ledger.trust import TrustRegistry
@@ -73,19 +74,21 @@ class SignatureIntake:
             raise DigestMismatchError("the CMS signature's message digest is not that of the "
                                       "record's content", expected=record_digest)
         data = self._validation_data(validation_data)
+        anchors = {a.fingerprint: a for a in self.registry.anchors()}
         # Every signing anchor that may vouch for something now; whether it vouched for this
         # signature's time is decided below, once the signature's time is known.
-        candidates = [a for a in self.registry.anchors("signing")
-                      if a.status_at(at) in ("active", "retired")]
+        signing = [_der(a) for a in anchors.values()
+                   if "signing" in a.purposes and a.status_at(at) in ("active", "retired")]
+        tsas = [_der(a) for a in anchors.values()
+                if "timestamping" in a.purposes and a.in_force(at, at) is None]
         try:
             report = validate_signature(
-                signed, trust_roots=[base64.b64decode(a.certificate) for a in candidates],
-                at=at, content=None if fmt == "pades" else document, field=field,
-                certs=data.certs, crls=data.crls, ocsps=data.ocsps,
-                tsa_roots=self.registry.certificates("timestamping", at, at))
+                signed, trust_roots=signing, at=at,
+                content=None if fmt == "pades" else document, field=field,
+                certs=data.certs, crls=data.crls, ocsps=data.ocsps, tsa_roots=tsas)
         except VerificationError as exc:
             raise InvalidInputError(f"signature: {exc.message}", **exc.evidence) from None
-        anchor = self._anchor(report, at)
+        anchor = _anchor(report, anchors, at)
         return {
             "format": fmt, "signer_class": signer_class, "signed_digest": report.signed_digest,
             "signer": self.content.put(report.signer),
@@ -100,21 +103,6 @@ class SignatureIntake:
                 "ocsps": [self.content.put(o) for o in report.ocsps],
             },
         }
-
-    def _anchor(self, report: SignatureReport, at: datetime) -> str:
-        if report.anchor is None:
-            raise UntrustedSignerError(
-                "the signer's certificate chains to no registered signing anchor",
-                signer=fingerprint(report.signer) if report.signer else None,
-                subindication=report.subindication)
-        anchor = self.registry.get(fingerprint(report.anchor))
-        why = anchor.in_force(report.best_signature_time, at)
-        if why is not None:
-            raise UntrustedSignerError(
-                f"the signer's trust anchor does not vouch for this signature: {why}",
-                anchor=anchor.fingerprint, status=anchor.status,
-                signature_time=_iso(report.best_signature_time))
-        return anchor.fingerprint
 
     def _load(self, digest: str, what: str) -> bytes:
         try:
@@ -137,6 +125,28 @@ class SignatureIntake:
                     item=i, digest=digest)
             getattr(data, kind).append(der)
         return data
+
+
+def _der(anchor: TrustAnchor) -> bytes:
+    return base64.b64decode(anchor.certificate)
+
+
+def _anchor(report: SignatureReport, anchors: dict[str, TrustAnchor], at: datetime) -> str:
+    """The fingerprint of the anchor the path ends at, if it vouches for the signature's
+    time as the registry stood at `at`; else the signature is refused."""
+    if report.anchor is None:
+        raise UntrustedSignerError(
+            "the signer's certificate chains to no registered signing anchor",
+            signer=fingerprint(report.signer) if report.signer else None,
+            subindication=report.subindication)
+    anchor = anchors[fingerprint(report.anchor)]  # a root we gave: one of these
+    why = anchor.in_force(report.best_signature_time, at)
+    if why is not None:
+        raise UntrustedSignerError(
+            f"the signer's trust anchor does not vouch for this signature: {why}",
+            anchor=anchor.fingerprint, status=anchor.status,
+            signature_time=_iso(report.best_signature_time))
+    return anchor.fingerprint
 
 
 def _covers(signature: bytes, content: bytes) -> bool:

@@ -4,6 +4,7 @@ were in force at a time, and what depends on each (from the integrated log)."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,7 +65,7 @@ class TrustRegistry:
         anchor = self.get(fingerprint)
         history = []
         for raw in (e.state for e in self.app.recorder.select_events(anchor.id)):
-            event = _json(raw)
+            event = json.loads(raw)
             history.append({"version": event["version"], "type": event["type"],
                             "at": event["at"], "actor": event["actor"],
                             "reason": event["data"].get("reason")})
@@ -78,10 +79,3 @@ class TrustRegistry:
                and datetime.fromisoformat(a.not_after.replace("Z", "+00:00")) <= horizon]
         return [{**a.summary(), "depends": self.usage(a.fingerprint)}
                 for a in sorted(due, key=lambda a: a.not_after)]
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    import json
-
-    value: dict[str, Any] = json.loads(raw)
-    return value
