@@ -19,8 +19,8 @@ from typing import Any
 
 import structlog
 from asn1crypto import cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from eventsourcing.persistence import IntegrityError
 
@@ -97,16 +97,30 @@ def newest_tsa_expiry(record: bytes) -> datetime:
 
 
 def issuing_root(token: bytes, roots: Sequence[bytes]) -> str | None:
-    """Fingerprint of the root a (verified) token's TSA certificate chains to, by name."""
-    current, certs = _tsa_certificate(token)
-    by_subject = {asn1_x509.Certificate.load(r).subject.dump(): r for r in roots}
+    """Fingerprint of the root a (verified) token's TSA certificate chains to. Each link is
+    checked by signature, not by name: two roots may bear the same name (a re-keyed root)."""
+    tsa, embedded = _tsa_certificate(token)
+    current = x509.load_der_x509_certificate(tsa.dump())
+    intermediates = [x509.load_der_x509_certificate(c.dump()) for c in embedded]
+    anchors = [(r, x509.load_der_x509_certificate(r)) for r in roots]
     for _ in range(8):
-        if current.issuer.dump() in by_subject:
-            return fingerprint(by_subject[current.issuer.dump()])
-        current = next((c for c in certs if c.subject.dump() == current.issuer.dump()), None)
-        if current is None:
+        for der, root in anchors:
+            if _issued_by(current, root):
+                return fingerprint(der)
+        parent = next((c for c in intermediates if c != current and _issued_by(current, c)),
+                      None)
+        if parent is None:
             return None
+        current = parent
     return None
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def utc_text(moment: datetime) -> str:
@@ -123,9 +137,11 @@ class Anchorer:
     def __init__(self, store: LogStore, save: Callable[[ChainedAggregate], None],
                  policy: AnchorPolicy,
                  origin: str, actor: Actor, clock: Callable[[], datetime],
-                 registered_roots: Callable[[datetime], list[bytes]] = lambda _: []) -> None:
+                 registered_roots: Callable[[datetime], list[bytes]] = lambda _: [],
+                 distrusted: Callable[[datetime], set[str]] = lambda _: set()) -> None:
         self.store = store
         self.registered_roots = registered_roots
+        self.distrusted = distrusted
         self.save = save
         self.policy = policy
         self.origin = origin
@@ -206,9 +222,11 @@ class Anchorer:
 
     def roots(self) -> list[bytes]:
         """The TSA roots trusted now: the configured ones and the registry's time-stamping
-        anchors in force."""
-        return list(dict.fromkeys([*self.policy.trust_roots,
-                                   *self.registered_roots(self.clock())]))
+        anchors in force, less any the registry has suspended or retired."""
+        now = self.clock()
+        stopped = self.distrusted(now)
+        return [r for r in dict.fromkeys([*self.policy.trust_roots, *self.registered_roots(now)])
+                if fingerprint(r) not in stopped]
 
     def check(self, token: bytes, digest: bytes, hash_alg: str = "sha256") -> str | None:
         """Every check before a token is stored: imprint, signature, ESSCertID, critical

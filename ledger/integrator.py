@@ -133,7 +133,7 @@ _ACTOR_AGENCY = b'{"actor":{"agency":"'  # every envelope opens with its actor's
 
 # Events that rest on a trust anchor: a validated signature, a checkpoint's timestamp.
 _ANCHOR_USES = {"record.signed": "signature", "log.anchored": "timestamp",
-                "log.renewed": "timestamp"}
+                "log.renewed": "renewal"}
 
 
 def _anchor_uses(kind: str, state: bytes, index: int) -> list[tuple[str, str, int, str]]:

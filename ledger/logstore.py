@@ -340,6 +340,18 @@ class Tx:
         """(anchor fingerprint, kind "signature" | "timestamp", leaf index, time) of uses."""
         self._insert("stele_anchor_uses", ("anchor", "kind", "leaf", "at"), rows)
 
+    def tsa_anchors_in_use(self) -> list[str]:
+        """The TSA anchors the evidence records' newest timestamps rest on: the last
+        renewal's (it covered every record then) and those of later anchorings."""
+        p = self._p
+        last = self.execute(f"SELECT MAX(leaf) FROM {p}stele_anchor_uses WHERE kind = ?",
+                            ("renewal",)).fetchone()[0]
+        rows = self.execute(
+            f"SELECT DISTINCT anchor FROM {p}stele_anchor_uses WHERE kind IN (?, ?)"
+            " AND leaf >= ? ORDER BY anchor", ("timestamp", "renewal",
+                                                -1 if last is None else int(last))).fetchall()
+        return [str(r[0]) for r in rows]
+
     def anchor_usage(self, fingerprint: str) -> dict[str, dict[str, Any]]:
         """Per kind of use: how many, the earliest and the latest."""
         rows = self.execute(f"SELECT kind, COUNT(*), MIN(at), MAX(at) FROM {self._p}"

@@ -7,6 +7,7 @@ save. A refused command leaves the ledger unchanged.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ from ledger.signing import SignatureIntake
 from ledger.tree import consistency_proof, inclusion_proof, root_at
 from ledger.trust import AnchorNotFoundError, TrustRegistry
 from verifiers.canonical import b64, event_hash
+from verifiers.certs import fingerprint
 from verifiers.note import parse_verifier_key
 from verifiers.report import Report
 
@@ -413,7 +415,8 @@ class Ledger:
         self._anchorer = Anchorer(
             self.store, self._save, policy, self.settings.origin,
             Actor("stele:log", "system", self.settings.operator_agency), self.clock,
-            lambda now: self.trust.certificates("timestamping", now, now))
+            lambda now: self.trust.certificates("timestamping", now, now),
+            self.trust.distrusted)
 
     def _save(self, aggregate: ChainedAggregate) -> None:
         self.app.save(aggregate)
@@ -509,7 +512,13 @@ class Ledger:
 
     def renew_if_due(self) -> Renewal | None:
         """Timestamp renewal of every evidence record, if any TSA certificate in use expires
-        within the margin (the server's scheduled job)."""
+        within the margin, or if the committee stopped trusting the root a TSA in use chains
+        to (the server's scheduled job)."""
+        stopped = self.trust.stopped_tsa_anchors(self.clock())
+        if stopped:
+            names = ", ".join(f"{a.pki} {a.fingerprint} ({a.status})" for a in stopped)
+            return renew(self.anchorer, reason=f"a TSA in use chains to an anchor that no "
+                         f"longer vouches: {names}")
         if not due(self.anchorer, self.renewal_margin):
             return None
         return renew(self.anchorer, reason="a TSA certificate in use expires within "
@@ -544,8 +553,20 @@ class Ledger:
     def audit(self, progress: Callable[[int], None] | None = None, *,
               saved_checkpoint: str | None = None, at: datetime | None = None) -> Report:
         return audit(self.store, parse_verifier_key(self.key.verifier), self.settings.origin,
-                     progress, tsa_roots=self.anchorer.roots(),
+                     progress, tsa_roots=self.audit_tsa_roots(),
                      at=at or self.clock(), saved_checkpoint=saved_checkpoint)
+
+    def audit_tsa_roots(self) -> list[bytes]:
+        """The roots the audit checks stored timestamps against: the configured ones and
+        every registered time-stamping anchor not suspended (a retired one still vouches for
+        the tokens made before it retired; a suspended one for nothing)."""
+        now = self.clock()
+        suspended = {a.fingerprint for a in self.trust.anchors("timestamping")
+                     if a.status_at(now) == "suspended"}
+        registered = [base64.b64decode(a.certificate) for a in self.trust.anchors("timestamping")
+                      if a.fingerprint not in suspended]
+        return [r for r in dict.fromkeys([*self.anchorer.policy.trust_roots, *registered])
+                if fingerprint(r) not in suspended]
 
     def root(self, size: int | None = None) -> bytes:
         with self.store.transaction() as tx:

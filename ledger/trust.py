@@ -57,8 +57,33 @@ class TrustRegistry:
         with self.store.transaction() as tx:
             uses = tx.anchor_usage(fingerprint)
         empty = {"count": 0, "earliest": None, "latest": None}
+        stamps = [u for u in (uses.get("timestamp"), uses.get("renewal")) if u]
         return {"signatures": uses.get("signature", empty),
-                "timestamps": uses.get("timestamp", empty)}
+                "timestamps": {"count": sum(u["count"] for u in stamps),
+                               "earliest": min((u["earliest"] for u in stamps), default=None),
+                               "latest": max((u["latest"] for u in stamps), default=None)}
+                if stamps else empty}
+
+    def stopped_tsa_anchors(self, now: datetime) -> list[TrustAnchor]:
+        """Registered anchors that evidence records' newest timestamps rest on, and that no
+        longer vouch now (suspended, retired, or past their window): those records must be
+        renewed by a TSA under another anchor."""
+        with self.store.transaction() as tx:
+            in_use = tx.tsa_anchors_in_use()
+        stopped = []
+        for fingerprint in in_use:
+            try:
+                anchor = self.get(fingerprint)
+            except AnchorNotFoundError:  # a configured root (STELE_TSA_ROOTS), not registered
+                continue
+            if anchor.in_force(now, now) is not None:
+                stopped.append(anchor)
+        return stopped
+
+    def distrusted(self, now: datetime) -> set[str]:
+        """Fingerprints of registered anchors that do not vouch now: a configured root that is
+        one of them is not trusted either (the committee's decision prevails)."""
+        return {a.fingerprint for a in self.anchors() if a.in_force(now, now) is not None}
 
     def show(self, fingerprint: str) -> dict[str, Any]:
         """An anchor's state, its full history, and what depends on it (for the committee)."""

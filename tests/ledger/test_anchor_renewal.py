@@ -1,0 +1,78 @@
+"""When the committee stops trusting the root a TSA in use chains to, every evidence record is
+renewed by a TSA under another anchor (RFC 4998 §5.2), and never by a TSA it distrusts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.anchoring import AnchorPolicy
+from ledger.config import Settings
+from ledger.devpki import DevPki
+from ledger.errors import LedgerError
+from ledger.service import Ledger
+from tests.bundles import dev_tsa
+from tests.conftest import Clock
+from tests.ledger.builders import create
+from tests.pki import COMMITTEE, PKI_TIME, register_roots
+from verifiers.report import Verdict
+
+
+@pytest.fixture
+def ledger(settings: Settings, clock: Clock) -> Iterator[Ledger]:
+    with Ledger(settings, clock=clock) as ledger:
+        yield ledger
+
+
+@pytest.fixture(scope="module")
+def second_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
+    """Another PKI: its TSA chains to another root than the session PKI's."""
+    return DevPki.create(Path(tmp_path_factory.mktemp("pki2")) / "pki", PKI_TIME)
+
+
+def test_a_stopped_tsa_anchor_triggers_renewal_under_another(
+        ledger: Ledger, clock: Clock, dev_pki: DevPki, second_pki: DevPki) -> None:
+    first, second = dev_tsa(dev_pki, "tsa", clock), dev_tsa(second_pki, "tsa", clock)
+    _, bcy = register_roots(ledger, dev_pki)  # BCY vouches for the first TSA
+    register_roots(ledger, second_pki, "BCY", purposes=("timestamping",))
+    ledger.set_anchor_policy(AnchorPolicy([first], 1, []))
+    create(ledger, 1)
+    ledger.sync()
+    assert ledger.renew_if_due() is None  # nothing expires soon, every anchor vouches
+
+    clock.advance(days=1)
+    ledger.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
+    # Due now, but not by the first TSA: its root no longer vouches for new tokens.
+    with pytest.raises(LedgerError):
+        ledger.renew_if_due()
+    ledger.set_anchor_policy(AnchorPolicy([first, second], 1, []))
+    renewed = ledger.renew_if_due()
+    assert renewed is not None and renewed.tsa == second.url
+    ledger.sync()
+    assert ledger.renew_if_due() is None  # the newest timestamps rest on an anchor in force
+    # The retired root still vouches for the tokens made before it retired.
+    assert ledger.audit().bottom_line is Verdict.PASSED
+    shown = ledger.trust.show(bcy)
+    assert shown["depends"]["timestamps"]["count"] >= 1
+
+
+def test_a_suspended_tsa_anchor_vouches_for_nothing_until_reinstated(
+        ledger: Ledger, clock: Clock, dev_pki: DevPki, second_pki: DevPki) -> None:
+    first, second = dev_tsa(dev_pki, "tsa", clock), dev_tsa(second_pki, "tsa", clock)
+    _, bcy = register_roots(ledger, dev_pki)
+    register_roots(ledger, second_pki, "BCY", purposes=("timestamping",))
+    ledger.set_anchor_policy(AnchorPolicy([first, second], 1, []))
+    create(ledger, 1)
+    ledger.sync()
+    clock.advance(hours=1)
+    ledger.do(COMMITTEE, "trust.suspend", anchor=bcy, reason="suspected key compromise")
+    renewed = ledger.renew_if_due()
+    assert renewed is not None and renewed.tsa == second.url
+    ledger.sync()
+    # Its tokens are in doubt while it is suspended: the audit cannot vouch for them.
+    assert ledger.audit().bottom_line is not Verdict.PASSED
+    ledger.do(COMMITTEE, "trust.reinstate", anchor=bcy, reason="compromise ruled out")
+    ledger.sync()
+    assert ledger.audit().bottom_line is Verdict.PASSED
