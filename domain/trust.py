@@ -19,6 +19,7 @@ from domain import errors
 from domain.chained import ChainedAggregate, aggregate_id
 from domain.envelope import Actor
 from domain.metadata import check_choice, check_digest, check_text
+from verifiers.canonical import utc_iso
 from verifiers.certs import certificate_facts
 from verifiers.errors import VerificationError
 
@@ -30,10 +31,6 @@ STATUSES = ("active", "suspended", "retired")
 
 def anchor_id(fingerprint: str) -> UUID:
     return aggregate_id(TRUST_NAMESPACE, "anchor:" + fingerprint)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _time(value: Any, field: str) -> datetime:
@@ -61,7 +58,7 @@ class TrustAnchor(ChainedAggregate):
 
     class Event(ChainedAggregate.Event):
         def at(self) -> str:
-            return _iso(self.timestamp)
+            return utc_iso(self.timestamp)
 
     class Registered(Event, ChainedAggregate.Created):
         TYPE: ClassVar[str] = "trust.anchor_registered"
@@ -124,14 +121,14 @@ class TrustAnchor(ChainedAggregate):
         end = _time(not_after, "not_after") if not_after else facts.not_after
         if not start < end:
             raise errors.InvalidInputError("not_before must precede not_after",
-                                           not_before=_iso(start), not_after=_iso(end))
+                                           not_before=utc_iso(start), not_after=utc_iso(end))
         return cls._create(
             cls.Registered, id=anchor_id(facts.fingerprint), timestamp=at,
             actor=actor.as_dict(), prev=None,
             certificate=base64.b64encode(facts.der).decode(), fingerprint=facts.fingerprint,
             subject=facts.subject, pki=pki.strip(),
             purposes=sorted(set(purposes)),
-            not_before=_iso(start), not_after=_iso(end))
+            not_before=utc_iso(start), not_after=utc_iso(end))
 
     def suspend(self, *, actor: Actor, at: datetime, reason: str) -> None:
         """Stop trusting the anchor until it is reinstated (a suspected compromise, a review)."""

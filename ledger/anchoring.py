@@ -137,11 +137,10 @@ class Anchorer:
     def __init__(self, store: LogStore, save: Callable[[ChainedAggregate], None],
                  policy: AnchorPolicy,
                  origin: str, actor: Actor, clock: Callable[[], datetime],
-                 registered_roots: Callable[[datetime], list[bytes]] = lambda _: [],
-                 distrusted: Callable[[datetime], set[str]] = lambda _: set()) -> None:
+                 registry: Callable[[datetime], tuple[list[bytes], set[str]]] = (
+                     lambda _: ([], set()))) -> None:
         self.store = store
-        self.registered_roots = registered_roots
-        self.distrusted = distrusted
+        self.registry = registry  # (registered TSA roots that vouch, anchors that do not)
         self.save = save
         self.policy = policy
         self.origin = origin
@@ -223,9 +222,8 @@ class Anchorer:
     def roots(self) -> list[bytes]:
         """The TSA roots trusted now: the configured ones and the registry's time-stamping
         anchors in force, less any the registry has suspended or retired."""
-        now = self.clock()
-        stopped = self.distrusted(now)
-        return [r for r in dict.fromkeys([*self.policy.trust_roots, *self.registered_roots(now)])
+        registered, stopped = self.registry(self.clock())
+        return [r for r in dict.fromkeys([*self.policy.trust_roots, *registered])
                 if fingerprint(r) not in stopped]
 
     def check(self, token: bytes, digest: bytes, hash_alg: str = "sha256") -> str | None:
@@ -249,6 +247,7 @@ class Anchorer:
             pending = tx.unlogged_timestamps()
             notes = {size: (row[1], row[2]) for size in {p[0] for p in pending}
                      if (row := tx.checkpoint(size)) is not None}
+        roots = self.roots() if pending else []
         for size, tsa, token in pending:
             root, note = notes[size]
             entry = LogAnchor.anchor(
@@ -256,7 +255,7 @@ class Anchorer:
                 note="sha-256:" + note_digest(note).hex(), tsa=tsa,
                 token="sha-256:" + hashlib.sha256(token).hexdigest(),
                 gen_time=gen_time_of(token).astimezone(UTC).isoformat(),
-                tsa_anchor=issuing_root(token, self.roots()))
+                tsa_anchor=issuing_root(token, roots))
             # Saved before a crash but not marked: the store refuses it again; mark it now.
             with contextlib.suppress(IntegrityError):
                 self.save(entry)

@@ -21,7 +21,7 @@ from ledger.errors import LedgerError
 from ledger.logstore import Tx
 from ledger.service import Ledger
 from ledger.tree import inclusion_proof
-from verifiers.canonical import b64, canonical_bytes
+from verifiers.canonical import b64, canonical_bytes, utc_iso
 from verifiers.merkle import leaf_hash
 
 FORMAT = "stele-evidence-bundle"
@@ -98,7 +98,7 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
         "format": FORMAT, "version": VERSION, "record": described["id"],
         "kind": described["kind"], "origin": ledger.settings.origin,
         "log_key": ledger.key.verifier,
-        "exported_at": ledger.clock().isoformat().replace("+00:00", "Z"),
+        "exported_at": utc_iso(ledger.clock()),
         "content": content or None, "document": document,
         "destroyed": bool(described["state"].get("destroyed")),
         "events": events, "checkpoints": [checkpoints[s] for s in sorted(checkpoints)],

@@ -415,8 +415,7 @@ class Ledger:
         self._anchorer = Anchorer(
             self.store, self._save, policy, self.settings.origin,
             Actor("stele:log", "system", self.settings.operator_agency), self.clock,
-            lambda now: self.trust.certificates("timestamping", now, now),
-            self.trust.distrusted)
+            self.trust.tsa_roots)
 
     def _save(self, aggregate: ChainedAggregate) -> None:
         self.app.save(aggregate)
@@ -561,9 +560,9 @@ class Ledger:
         every registered time-stamping anchor not suspended (a retired one still vouches for
         the tokens made before it retired; a suspended one for nothing)."""
         now = self.clock()
-        suspended = {a.fingerprint for a in self.trust.anchors("timestamping")
-                     if a.status_at(now) == "suspended"}
-        registered = [base64.b64decode(a.certificate) for a in self.trust.anchors("timestamping")
+        anchors = self.trust.anchors("timestamping")
+        suspended = {a.fingerprint for a in anchors if a.status_at(now) == "suspended"}
+        registered = [base64.b64decode(a.certificate) for a in anchors
                       if a.fingerprint not in suspended]
         return [r for r in dict.fromkeys([*self.anchorer.policy.trust_roots, *registered])
                 if fingerprint(r) not in suspended]

@@ -31,6 +31,7 @@ from domain.trust import TrustAnchor
 from ledger.content import ContentStore
 from ledger.errors import ContentNotFoundError
 from ledger.trust import TrustRegistry
+from verifiers.canonical import utc_iso
 from verifiers.certs import fingerprint
 from verifiers.errors import VerificationError
 from verifiers.signature import (
@@ -93,7 +94,7 @@ class SignatureIntake:
             "format": fmt, "signer_class": signer_class, "signed_digest": report.signed_digest,
             "signer": self.content.put(report.signer),
             "chain": [self.content.put(c) for c in report.chain],
-            "signing_time": _iso(report.signing_time or report.best_signature_time),
+            "signing_time": utc_iso(report.signing_time or report.best_signature_time),
             "signature": signature,
             "validation": {
                 **report.summary(),
@@ -145,7 +146,7 @@ def _anchor(report: SignatureReport, anchors: dict[str, TrustAnchor], at: dateti
         raise UntrustedSignerError(
             f"the signer's trust anchor does not vouch for this signature: {why}",
             anchor=anchor.fingerprint, status=anchor.status,
-            signature_time=_iso(report.best_signature_time))
+            signature_time=utc_iso(report.best_signature_time))
     return anchor.fingerprint
 
 
@@ -174,6 +175,3 @@ def _kind(der: bytes) -> str | None:
         return kind
     return None
 
-
-def _iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")

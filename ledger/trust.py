@@ -46,12 +46,15 @@ class TrustRegistry:
         return sorted((a for a in found if purpose is None or purpose in a.purposes),
                       key=lambda a: (a.registered_at, a.fingerprint))
 
-    def certificates(self, purpose: str, signing_time: datetime,
-                     known_at: datetime) -> list[bytes]:
-        """DER of the anchors of `purpose` that vouch, at `known_at`, for what was made at
-        `signing_time`."""
-        return [base64.b64decode(a.certificate) for a in self.anchors(purpose)
-                if a.in_force(signing_time, known_at) is None]
+    def tsa_roots(self, now: datetime) -> tuple[list[bytes], set[str]]:
+        """For new timestamps, from one read of the registry: DER of the time-stamping
+        anchors that vouch now, and the fingerprints of every anchor that does not (a
+        configured root that is one of them is not trusted either: the committee prevails)."""
+        anchors = self.anchors()
+        stopped = {a.fingerprint for a in anchors if a.in_force(now, now) is not None}
+        vouching = [base64.b64decode(a.certificate) for a in anchors
+                    if "timestamping" in a.purposes and a.fingerprint not in stopped]
+        return vouching, stopped
 
     def usage(self, fingerprint: str) -> dict[str, Any]:
         with self.store.transaction() as tx:
@@ -79,11 +82,6 @@ class TrustRegistry:
             if anchor.in_force(now, now) is not None:
                 stopped.append(anchor)
         return stopped
-
-    def distrusted(self, now: datetime) -> set[str]:
-        """Fingerprints of registered anchors that do not vouch now: a configured root that is
-        one of them is not trusted either (the committee's decision prevails)."""
-        return {a.fingerprint for a in self.anchors() if a.in_force(now, now) is not None}
 
     def show(self, fingerprint: str) -> dict[str, Any]:
         """An anchor's state, its full history, and what depends on it (for the committee)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from verifiers.canonical import b64, unb64
+from verifiers.canonical import b64, unb64, utc_iso
 from verifiers.certs import certificate_facts, fingerprint
 from verifiers.chain import verify_chain
 from verifiers.errors import MalformedError, VerificationError
@@ -123,7 +123,7 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
                      "the bundle is not shaped as its format says",
                      reason=f"{type(exc).__name__}: {exc}")
             break
-    run.summary.update(at=_iso(at), trusted_roots=[_root_name(r) for r in trust_roots])
+    run.summary.update(at=utc_iso(at), trusted_roots=[_root_name(r) for r in trust_roots])
     return Report(tuple(run.checks), run.summary)
 
 
@@ -327,7 +327,7 @@ def _evidence(run: _Run) -> None:
             run.unsure(f"checkpoint[{size}].anchored", "no_proof_of_existence",
                        "no evidence record of this checkpoint verifies")
     run.summary["proof_of_existence"] = {
-        str(v): _iso(run.poe[e["checkpoint"]]) for v, e in
+        str(v): utc_iso(run.poe[e["checkpoint"]]) for v, e in
         ((e["version"], e) for e in run.manifest["events"]) if e.get("checkpoint") in run.poe}
 
 
@@ -428,7 +428,7 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
     except VerificationError as exc:
         run.fail(name, exc.code, exc.message, **exc.evidence)
         return
-    evidence = {"proof_of_existence": None if poe is None else _iso(poe),
+    evidence = {"proof_of_existence": None if poe is None else utc_iso(poe),
                 "recorded_verdict": validation.get("verdict"),
                 **report.summary()}
     if report.signer and fingerprint(report.signer) != data["signer"]:
@@ -504,9 +504,6 @@ def _digest(data: bytes) -> str:
 def _list(value: object) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
-
-def _iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
 
 
 def _root_name(der: bytes) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -99,6 +100,11 @@ def unb64(text: str, *, length: int | None = None) -> bytes:
     if length is not None and len(data) != length:
         raise MalformedError(f"expected {length} bytes, got {len(data)}")
     return data
+
+
+def utc_iso(moment: datetime) -> str:
+    """An aware time as RFC 3339 text in UTC, `Z`-suffixed (2026-11-27T08:00:00Z)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def event_hash(event_bytes: bytes) -> bytes:

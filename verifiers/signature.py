@@ -23,7 +23,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from asn1crypto import cms, crl, ocsp, x509
@@ -60,6 +60,7 @@ from pyhanko_certvalidator.policy_decl import (
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
+from verifiers.canonical import utc_iso
 from verifiers.certs import fingerprint
 from verifiers.errors import MalformedError, guard_parse, require_bytes
 from verifiers.report import Verdict
@@ -108,7 +109,7 @@ class SignatureReport:
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (fingerprints, not certificates)."""
         def when(t: datetime | None) -> str | None:
-            return None if t is None else _iso(t)
+            return None if t is None else utc_iso(t)
         return {
             "format": self.format, "field": self.field, "verdict": self.verdict.value,
             "subindication": self.subindication, "message": self.message,
@@ -120,9 +121,6 @@ class SignatureReport:
             "validated_at": when(self.validated_at),
         }
 
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def detect_format(signature: bytes) -> str:
@@ -500,20 +498,20 @@ def _table5(verdict: Verdict, sub: str | None, message: str | None, signer: x509
     if claimed is not None:
         if revoked is not None and claimed >= revoked:
             return (Verdict.FAILED, "REVOKED",
-                    f"the signer states it signed at {_iso(claimed)}, after its certificate "
-                    f"was revoked at {_iso(revoked)}")
+                    f"the signer states it signed at {utc_iso(claimed)}, after its certificate "
+                    f"was revoked at {utc_iso(revoked)}")
         if claimed > not_after:
             return (Verdict.FAILED, "EXPIRED",
-                    f"the signer states it signed at {_iso(claimed)}, after its certificate "
-                    f"expired at {_iso(not_after)}")
+                    f"the signer states it signed at {utc_iso(claimed)}, after its certificate "
+                    f"expired at {utc_iso(not_after)}")
         if claimed < not_before:
             return (Verdict.FAILED, "NOT_YET_VALID",
-                    f"the signer states it signed at {_iso(claimed)}, before its certificate "
-                    f"was issued at {_iso(not_before)}")
+                    f"the signer states it signed at {utc_iso(claimed)}, before its certificate "
+                    f"was issued at {utc_iso(not_before)}")
     if verdict is Verdict.PASSED and best > not_after:
         return (Verdict.INDETERMINATE, "OUT_OF_BOUNDS_NO_POE",
-                f"the signature is proven to exist only from {_iso(best)}, after its "
-                f"certificate expired at {_iso(not_after)}")
+                f"the signature is proven to exist only from {utc_iso(best)}, after its "
+                f"certificate expired at {utc_iso(not_after)}")
     return verdict, sub, message
 
 
