@@ -40,6 +40,7 @@ from ledger.devpki import DevPki, blank_pdf, sign_cms, sign_pdf
 from ledger.renewal import renew
 from ledger.service import Command, Ledger
 from verifiers.bundle import read_bundle, verify_bundle
+from verifiers.certs import certificates_pem
 from verifiers.signature import validate_signature
 
 AGENCY = Actor("bench", "agency", "000.00.00.G01")
@@ -195,7 +196,7 @@ def _typical_bundle(setup: _Setup, directory: Path) -> dict[str, Any]:
     report = verify_bundle(files, trust_roots=roots, at=datetime.now(UTC))
     path, trust = directory / "bundle.zip", directory / "roots.pem"
     path.write_bytes(bundle)
-    trust.write_bytes(b"".join(_pem(r) for r in roots))
+    trust.write_bytes(certificates_pem(roots))
     stele = [str(Path(sys.executable).parent / "stele"), "verify", str(path), "--trust",
              str(trust)]
     cli = [_timed(lambda: subprocess.run(stele, check=True, capture_output=True))
@@ -205,12 +206,6 @@ def _typical_bundle(setup: _Setup, directory: Path) -> dict[str, Any]:
             "renewals": 3, "bundle_bytes": len(bundle),
             "verdict": report.bottom_line.value, "in_process": _ms(runs),
             "stele_verify_command": _ms(cli)}
-
-
-def _pem(der: bytes) -> bytes:
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
 
 def run_signature_bench(settings: Settings, *, signatures: int) -> dict[str, Any]:
