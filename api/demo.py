@@ -5,18 +5,14 @@ validated by the ledger as any signature is."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from domain.envelope import Actor
-from ledger.devpki import DevPki, blank_pdf, sign_pdf
+from ledger.devpki import DevPki, blank_pdf, register_roots, sign_pdf
 from ledger.service import Command, Ledger
 
 AGENCY = Actor("demo-clerk", "agency", "000.00.00.G01")  # a ministry's records office
@@ -56,13 +52,7 @@ def _pki(ledger: Ledger) -> DevPki:
         pki = DevPki.load(directory)
     else:
         pki = DevPki.create(directory, datetime.now(UTC) - timedelta(days=1), signer_days=3650)
-    registered = {a.fingerprint for a in ledger.trust.anchors()}
-    for name, root in pki.roots.items():
-        der = root.public_bytes(serialization.Encoding.DER)
-        if "sha-256:" + hashlib.sha256(der).hexdigest() not in registered:
-            ledger.do(COMMITTEE, "trust.register", pki=name,
-                      certificate=base64.b64encode(der).decode(),
-                      purposes=["signing", "timestamping"])
+    register_roots(ledger, pki, COMMITTEE)
     return pki
 
 

@@ -36,7 +36,7 @@ from domain.envelope import Actor
 from ledger.bench import fresh_database
 from ledger.bundle import export
 from ledger.config import Settings
-from ledger.devpki import DevPki, blank_pdf, sign_cms, sign_pdf
+from ledger.devpki import DevPki, blank_pdf, register_roots, sign_cms, sign_pdf
 from ledger.renewal import renew
 from ledger.service import Command, Ledger
 from verifiers.bundle import read_bundle, verify_bundle
@@ -82,10 +82,7 @@ class _Setup:
         self.settings = settings
         self.pki = DevPki.create(directory / "pki", now - timedelta(days=1))
         self.ledger = Ledger(settings)
-        for name, root in self.pki.roots.items():
-            self.ledger.do(COMMITTEE, "trust.register", pki=name,
-                           certificate=root.public_bytes(serialization.Encoding.PEM).decode(),
-                           purposes=["signing", "timestamping"])
+        register_roots(self.ledger, self.pki, COMMITTEE)
         blobs = [self.pki.crl("NEAC CA", now), self.pki.crl("NEAC", now),
                  self.pki.ocsp_response("individual", now)]
         self.revocation = blobs

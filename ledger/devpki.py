@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import core as asn1_core
 from asn1crypto import keys as asn1_keys
@@ -58,6 +58,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ledger.errors import LedgerError
 from ledger.tsa import TimeStampAuthority, TsaIdentity
+
+if TYPE_CHECKING:
+    from domain.envelope import Actor
+    from ledger.service import Ledger
 
 VERSION = 1
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")  # PAdES baseline levels (ETSI EN 319 142-1 §6)
@@ -721,3 +725,13 @@ def sign_cms(data: bytes, signer: Party, *, pki: DevPki, timestamp: bool = False
         timestamper=pki.timestamper(at) if timestamp else None,
         signed_attr_settings=PdfCMSSignedAttributes(signing_time=when))
     return bytes(asyncio.run(coroutine).dump())
+
+
+def register_roots(ledger: Ledger, pki: DevPki, committee: Actor) -> None:
+    """Register the PKI's roots as trust anchors for signing and time-stamping (its BCY root
+    issues its TSAs), skipping those already registered: a demo's or a bench's set-up."""
+    registered = {a.fingerprint for a in ledger.trust.anchors()}
+    for name, root in pki.roots.items():
+        if "sha-256:" + _fingerprint(root) not in registered:
+            ledger.do(committee, "trust.register", pki=name, certificate=_pem(root).decode(),
+                      purposes=["signing", "timestamping"])
