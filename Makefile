@@ -1,33 +1,60 @@
 # Two commands on a fresh machine: `make demo` (the main job) and `make test` (the tests).
-# Both make the virtual environment on first use.
+# Both make the virtual environment on first use, from uv.lock exactly (every package pinned,
+# every file checked against its hash); `make lock` refreshes the lock on purpose.
+#
+# Another Python: `make test PYTHON=/path/to/python3.12 VENV=.venv-3.12`.
+PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# pytest-xdist workers; 0 runs the suite in one process.
+JOBS ?= 2
+# Use the interpreters on this machine; never download one.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo serve test check install clean
+.PHONY: demo serve test test-fast check install lock bench clean
 
-$(BIN)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# uv itself, pinned with hashes, in a small environment of its own.
+$(UV): requirements/uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements/uv.txt
+	touch $@
+
+$(BIN)/.installed: pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) --quiet
 	touch $@
 
 install: $(BIN)/.installed
 
+lock: $(UV)
+	$(UV) lock --upgrade
+
 demo: install
-	$(BIN)/stele demo
+	$(BIN)/stele demo --dev
+
+serve: install
+	$(BIN)/stele serve --dev
 
 # PostgreSQL cases run when the server answers at PG_TEST_URL (they skip otherwise, unless
 # STELE_REQUIRE_POSTGRES=1, as CI sets).
 test: install
-	STELE_TEST_POSTGRES_URL="$${STELE_TEST_POSTGRES_URL:-$(PG_TEST_URL)}" $(BIN)/pytest -q
+	STELE_TEST_POSTGRES_URL="$${STELE_TEST_POSTGRES_URL:-$(PG_TEST_URL)}" \
+		$(BIN)/pytest -q -n $(JOBS)
+
+# The suite without the tests marked slow (processes, thousands of events).
+test-fast: install
+	STELE_TEST_POSTGRES_URL="$${STELE_TEST_POSTGRES_URL:-$(PG_TEST_URL)}" \
+		$(BIN)/pytest -q -n $(JOBS) -m "not slow"
 
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy domain verifiers ledger api
 
-clean:
-	rm -rf $(VENV) stele-data
+bench: install
+	$(BIN)/stele bench
 
-serve: install
-	$(BIN)/stele serve
+clean:
+	rm -rf $(VENV) $(TOOLS) stele-data

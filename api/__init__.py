@@ -1,1 +1,1 @@
-"""Stele's interfaces: the `stele` command line (now) and the HTTP API (issue 6)."""
+"""Stele's interfaces: the `stele` command line and the HTTP API."""

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import psycopg
 
 from ledger.config import Settings
@@ -62,7 +62,7 @@ def _workload(base: str, token: str, digest: str, *, batch: int, clients: int,
     headers = {"Authorization": f"Bearer {token}"}
 
     def client() -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        with httpx2.Client(base_url=base, headers=headers, timeout=30) as http:
             while time.monotonic() < deadline:
                 with lock:
                     numbers = [next(counter) for _ in range(batch)]
@@ -88,7 +88,7 @@ def _workload(base: str, token: str, digest: str, *, batch: int, clients: int,
     stop = threading.Event()
 
     def poll() -> None:
-        with httpx.Client(base_url=base, timeout=10) as http:
+        with httpx2.Client(base_url=base, timeout=10) as http:
             while not stop.is_set():
                 cp = http.get("/v1/log/status").json().get("checkpoint")
                 size = cp["size"] if cp else 0
@@ -144,14 +144,15 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
         database = replace(database, schema=schema)
     else:
         database = replace(database, path=scratch / "ledger.sqlite3")
-    local = replace(settings, data_dir=scratch, database=database)
+    local = replace(settings, data_dir=scratch, database=database, dev=True)  # a scratch ledger
     with Ledger(local) as ledger:
         _, token = ledger.principals.add(name="bench", role="agency", agency=AGENCY)
         digest = ledger.put_content(b"bench")
     port = free_port()
     env = dict(os.environ, STELE_DATA_DIR=str(scratch),
                STELE_DATABASE_URL=local.database.connect_url(),
-               STELE_LOG_ORIGIN=settings.origin, STELE_CHECKPOINT_INTERVAL="0.2")
+               STELE_LOG_ORIGIN=settings.origin, STELE_CHECKPOINT_INTERVAL="0.2",
+               STELE_ENV="dev")
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -159,9 +160,9 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
     try:
         for _ in range(100):
             try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                if httpx2.get(base + "/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.1)
         results: dict[str, Any] = {"database": settings.database.kind, "clients": clients,
                                    "seconds": seconds}

@@ -55,8 +55,13 @@ def cli() -> None:
               help="How many sample records to take through their lives.")
 @store_options
 def demo(store: StoreOptions, records: int) -> None:
-    """Run every lifecycle action on sample records, checkpoint, audit, summarise."""
+    """Run every lifecycle action on sample records, checkpoint, audit, summarise (with
+    --dev: the demo signs with the development PKI and anchors with the built-in TSA)."""
     from api.demo import run_demo
+
+    if not store.settings().dev:
+        raise _Fail("development_trust", "the demo runs on development trust (its own PKI and "
+                    "TSA): run stele demo --dev")
 
     with open_ledger(store) as ledger:
         result = run_demo(ledger, records)
@@ -380,9 +385,12 @@ def serve(store: StoreOptions, host: str, port: int, workers: int) -> None:
     """Run the HTTP API, with the log worker integrating and checkpointing in the background."""
     import uvicorn
 
+    from ledger.anchoring import anchor_policy
+
     settings = store.settings()
     if workers > 1 and settings.database.kind == "sqlite":
         raise _Fail("bad_config", "several workers need PostgreSQL (STELE_DATABASE_URL)")
+    anchor_policy(settings)  # refuse to start on development trust outside --dev
     with open_ledger(store) as ledger:
         if not ledger.principals.list():
             principal, token = ledger.principals.add(name="first admin", role="admin",
@@ -400,6 +408,8 @@ def serve(store: StoreOptions, host: str, port: int, workers: int) -> None:
     os.environ["STELE_DATA_DIR"] = str(settings.data_dir)
     if store.db:
         os.environ["STELE_DATABASE_URL"] = store.db
+    if settings.dev:
+        os.environ["STELE_ENV"] = "dev"
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to whatever handler
     # was there before it: make that a clean exit, so supervisors see success.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

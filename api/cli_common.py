@@ -19,25 +19,30 @@ from ledger.service import Command, Ledger
 
 
 class StoreOptions:
-    def __init__(self, db: str | None, data_dir: str | None) -> None:
+    def __init__(self, db: str | None, data_dir: str | None, dev: bool = False) -> None:
         self.db = db
         self.data_dir = data_dir
+        self.dev = dev
 
     def settings(self) -> Settings:
-        return Settings.from_env(self.db, self.data_dir)
+        return Settings.from_env(self.db, self.data_dir, dev=self.dev)
 
 
 def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`--db` and `--data-dir` on every command."""
+    """`--db`, `--data-dir` and `--dev` on every command."""
 
+    @click.option("--dev", is_flag=True,
+                  help="Development trust: the built-in TSA when STELE_TSA_URLS is unset, and "
+                       "the development PKI's roots (also STELE_ENV=dev). Never in production.")
     @click.option("--data-dir", envvar="STELE_DATA_DIR", default=None,
                   help="Data directory (default ./stele-data).")
     @click.option("--db", "db", envvar="STELE_DATABASE_URL", default=None, metavar="URL",
                   help="postgresql://user@host:port/db[?schema=s] or sqlite:///path "
                        "(default: SQLite in the data directory).")
     @functools.wraps(fn)
-    def wrapper(*args: Any, db: str | None, data_dir: str | None, **kwargs: Any) -> Any:
-        return fn(*args, store=StoreOptions(db, data_dir), **kwargs)
+    def wrapper(*args: Any, db: str | None, data_dir: str | None, dev: bool,
+                **kwargs: Any) -> Any:
+        return fn(*args, store=StoreOptions(db, data_dir, dev), **kwargs)
 
     return wrapper
 

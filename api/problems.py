@@ -35,6 +35,7 @@ STATUS: dict[str, int] = {
     "conflict": 409,
     "idempotency_in_progress": 409,
     "too_large": 413,
+    "development_trust": 422,
     "bad_config": 500,
     "corrupt_store": 500,
     "internal": 500,

@@ -31,7 +31,7 @@ from ledger.config import Settings
 from ledger.errors import ConfigError, LedgerError
 from ledger.logstore import LogStore, Tx
 from ledger.timestamp_client import HttpTsa, TimestampError, Tsa, request_token
-from ledger.tsa import LocalTsa, TimeStampAuthority, load_or_create
+from ledger.tsa import LocalTsa, TimeStampAuthority, is_development_certificate, load_or_create
 from verifiers.canonical import b64
 from verifiers.certs import fingerprint
 from verifiers.errors import VerificationError
@@ -57,8 +57,9 @@ class Anchored:
 
 
 def anchor_policy(settings: Settings) -> AnchorPolicy:
-    """The configured TSAs and roots; with none configured, the built-in development TSA of
-    the data directory (in-process), whose root is then the one trusted."""
+    """The configured TSAs and roots; with none configured and development trust asked for,
+    the built-in development TSA of the data directory (in-process), whose root is then the
+    one trusted. Production never falls back to it."""
     if settings.tsa_urls:
         assert settings.tsa_roots is not None  # Settings.from_env insists
         try:
@@ -66,7 +67,15 @@ def anchor_policy(settings: Settings) -> AnchorPolicy:
                      x509.load_pem_x509_certificates(settings.tsa_roots.read_bytes())]
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read STELE_TSA_ROOTS {settings.tsa_roots}: {exc}") from None
+        if not settings.dev and any(is_development_certificate(r) for r in roots):
+            raise ConfigError(f"STELE_TSA_ROOTS {settings.tsa_roots} holds a development root; "
+                              "production never trusts it (use --dev for development)")
         return AnchorPolicy([HttpTsa(u) for u in settings.tsa_urls], settings.tsa_quorum, roots)
+    if not settings.dev:
+        raise ConfigError(
+            "no time-stamping authority configured: set STELE_TSA_URLS (and STELE_TSA_ROOTS) "
+            "to the RFC 3161 TSAs that anchor this log, or run with --dev (STELE_ENV=dev) for "
+            "the built-in development TSA")
     identity = load_or_create(settings.data_dir / "tsa")
     return AnchorPolicy([LocalTsa(TimeStampAuthority(identity))], 1,
                         [identity.root.public_bytes(serialization.Encoding.DER)])

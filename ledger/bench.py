@@ -184,7 +184,7 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
     }
     with fresh_database(settings.database, "ours") as (ours_db, ours_dir), \
             fresh_database(settings.database, "bare") as (bare_db, _):
-        ledger = Ledger(replace(settings, data_dir=ours_dir, database=ours_db))
+        ledger = Ledger(replace(settings, data_dir=ours_dir, database=ours_db, dev=True))
         bare = BareApplication(env=bare_db.eventsourcing_env())
         digest = ledger.put_content(b"bench")
         rates: dict[str, list[float]] = {k: [] for k in

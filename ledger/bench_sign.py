@@ -212,7 +212,8 @@ def run_signature_bench(settings: Settings, *, signatures: int) -> dict[str, Any
         "database": settings.database.kind, "started": datetime.now(UTC).isoformat(),
     }
     with fresh_database(settings.database, "sign") as (database, directory):
-        scratch = replace(settings, data_dir=directory, database=database)
+        # A scratch ledger, signing with the development PKI: development trust by design.
+        scratch = replace(settings, data_dir=directory, database=database, dev=True)
         setup = _Setup(scratch, directory)
         try:
             results["sign_latency"] = _latencies(setup, signatures)

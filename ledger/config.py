@@ -123,10 +123,18 @@ class Settings:
     tsa_roots: Path | None = None
     operator_agency: str = "000.00.00.A00"  # the agency code of the log's own entries
     renewal_margin_days: int = 730  # renew when a TSA certificate in use has less left
+    # Development trust (`--dev`, STELE_ENV=dev): the built-in TSA when no TSA is configured,
+    # and the development PKI's roots as trust anchors. Never in production.
+    dev: bool = False
 
     @classmethod
-    def from_env(cls, db_url: str | None = None, data_dir: str | None = None) -> Settings:
+    def from_env(cls, db_url: str | None = None, data_dir: str | None = None, *,
+                 dev: bool = False) -> Settings:
+        """`dev`: the caller asked for development trust (`--dev`); STELE_ENV=dev does too."""
         env = os.environ
+        mode = env.get("STELE_ENV", "").strip().lower()
+        if mode not in ("", "dev", "production"):
+            raise ConfigError(f"STELE_ENV must be dev or production, not {mode!r}")
         directory = Path(data_dir or env.get("STELE_DATA_DIR") or DEFAULT_DATA_DIR)
         try:
             every = int(env.get("STELE_CHECKPOINT_EVERY", "1000"))
@@ -143,7 +151,7 @@ class Settings:
         if not 1 <= quorum <= max(1, len(urls)):
             raise ConfigError(f"STELE_TSA_QUORUM must be between 1 and the number of TSAs "
                               f"({len(urls) or 1}), not {quorum}")
-        if urls and env.get("STELE_TSA_ROOTS") is None:
+        if urls and not env.get("STELE_TSA_ROOTS"):
             raise ConfigError("STELE_TSA_URLS needs STELE_TSA_ROOTS: the PEM file of the TSA "
                               "roots to trust")
         try:
@@ -165,4 +173,5 @@ class Settings:
             tsa_roots=Path(env["STELE_TSA_ROOTS"]) if env.get("STELE_TSA_ROOTS") else None,
             operator_agency=env.get("STELE_OPERATOR_AGENCY", "000.00.00.A00"),
             renewal_margin_days=margin,
+            dev=dev or mode == "dev",
         )

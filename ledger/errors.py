@@ -15,6 +15,12 @@ class ConfigError(LedgerError):
     code = "bad_config"
 
 
+class DevelopmentTrustError(ConfigError):
+    """Development trust (the built-in TSA, the development PKI) outside development."""
+
+    code = "development_trust"
+
+
 class NotFoundError(LedgerError):
     code = "not_found"
 

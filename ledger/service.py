@@ -36,6 +36,7 @@ from ledger.errors import (
     ConfigError,
     ConflictError,
     ContentNotFoundError,
+    DevelopmentTrustError,
     DossierNotFoundError,
     DuplicateError,
     LogRangeError,
@@ -49,6 +50,7 @@ from ledger.renewal import Renewal, due, renew
 from ledger.signing import SignatureIntake
 from ledger.tree import consistency_proof, inclusion_proof, root_at
 from ledger.trust import AnchorNotFoundError, TrustRegistry
+from ledger.tsa import is_development_certificate
 from verifiers.canonical import b64, event_hash
 from verifiers.certs import fingerprint
 from verifiers.note import parse_verifier_key
@@ -86,8 +88,9 @@ class _UnitOfWork:
     """The aggregates a batch touches, loaded once and saved together."""
 
     def __init__(self, app: RecordsApplication, content: ContentStore,
-                 intake: SignatureIntake | None = None) -> None:
+                 intake: SignatureIntake | None = None, *, dev: bool = False) -> None:
         self.app = app
+        self.dev = dev  # development trust allowed (the dev PKI's roots as anchors)
         self.content = content
         self.intake = intake
         self.touched: dict[UUID, ChainedAggregate] = {}
@@ -219,6 +222,10 @@ def _register_anchor(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | Non
     by PKI name (NEAC, BCY...), for what was made within [not_before, not_after]."""
     anchor = TrustAnchor.register(actor=actor, at=at, certificate=certificate, pki=pki,
                                   purposes=purposes, not_before=not_before, not_after=not_after)
+    if not uow.dev and is_development_certificate(base64.b64decode(anchor.certificate)):
+        raise DevelopmentTrustError(
+            "this is a root of Stele's development PKI or TSA; production never trusts it "
+            "(run with --dev for development)", anchor=anchor.fingerprint)
     uow.new(anchor, "trust anchor")
     uow.new_anchors.append(anchor.fingerprint)
 
@@ -316,15 +323,21 @@ class Ledger:
         self.clock = clock or (lambda: datetime.now(UTC))
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = LogStore(settings.database)
-        with self.store.schema_lock():
-            if settings.create_tables:
-                self.store.create_tables()  # first: on PostgreSQL this also makes the schema
-            self.app = RecordsApplication(
-                env=settings.database.eventsourcing_env()
-                | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
-        self.content = ContentStore(settings.data_dir / "content")
-        self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
-        self._check_identity()
+        try:
+            with self.store.schema_lock():
+                if settings.create_tables:
+                    self.store.create_tables()  # first: on PostgreSQL this makes the schema
+                self.app = RecordsApplication(
+                    env=settings.database.eventsourcing_env()
+                    | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
+            self.content = ContentStore(settings.data_dir / "content")
+            self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
+            self._check_identity()
+        except BaseException:  # a refused start leaves no connection open
+            self.store.close()
+            if hasattr(self, "app"):
+                self.app.close()
+            raise
         self.principals = Principals(self.store)
         self.trust = TrustRegistry(self.store, self.app)
         self.intake = SignatureIntake(self.content, self.trust)
@@ -368,7 +381,7 @@ class Ledger:
         if not commands:
             raise InvalidInputError("no commands")
         at = self.clock()
-        uow = _UnitOfWork(self.app, self.content, self.intake)
+        uow = _UnitOfWork(self.app, self.content, self.intake, dev=self.settings.dev)
         for command in commands:
             handler = _bind(command.action, command.params)
             handler(uow, actor, at, command.expected_version, **command.params)
@@ -499,11 +512,15 @@ class Ledger:
         """Anchored checkpoints, those waiting for a TSA, and evidence records due renewal."""
         with self.store.transaction() as tx:
             counts = tx.anchoring_counts()
-        return {**counts, "waiting": self.anchorer.backlog(),
-                "tsas": [t.url for t in self.anchorer.policy.tsas],
-                "quorum": self.anchorer.policy.quorum,
+        try:
+            anchorer = self.anchorer
+        except ConfigError as exc:  # no TSA configured: say so, the rest still reads
+            return {**counts, "configured": False, "reason": exc.message}
+        return {**counts, "configured": True, "waiting": anchorer.backlog(),
+                "tsas": [t.url for t in anchorer.policy.tsas],
+                "quorum": anchorer.policy.quorum,
                 "renewal_due": [{"size": s, "tsa": t, "tsa_certificate_expires": e}
-                                for s, t, e in due(self.anchorer, self.renewal_margin)]}
+                                for s, t, e in due(anchorer, self.renewal_margin)]}
 
     @property
     def renewal_margin(self) -> timedelta:
@@ -564,7 +581,11 @@ class Ledger:
         suspended = {a.fingerprint for a in anchors if a.status_at(now) == "suspended"}
         registered = [base64.b64decode(a.certificate) for a in anchors
                       if a.fingerprint not in suspended]
-        return [r for r in dict.fromkeys([*self.anchorer.policy.trust_roots, *registered])
+        try:
+            configured = list(self.anchorer.policy.trust_roots)
+        except ConfigError:  # no TSA configured here: the registry's anchors alone
+            configured = []
+        return [r for r in dict.fromkeys([*configured, *registered])
                 if fingerprint(r) not in suspended]
 
     def root(self, size: int | None = None) -> bytes:

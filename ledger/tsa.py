@@ -30,6 +30,19 @@ from ledger.errors import ConfigError
 POLICY = "1.3.6.1.4.1.59999.3161.1"  # Stele development TSA policy (private arc, not a PEN)
 DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}  # the imprints we accept
 MAX_REQUEST = 16 * 1024
+# Every certificate of the development TSA and PKI names an organization that starts so:
+# how production recognises development trust and refuses it.
+DEVELOPMENT_ORGANIZATION = "Stele development"
+
+
+def is_development_certificate(der: bytes) -> bool:
+    """True for a certificate of the built-in TSA or the development PKI."""
+    try:
+        names = cx509.load_der_x509_certificate(der).subject.get_attributes_for_oid(
+            NameOID.ORGANIZATION_NAME)
+    except ValueError:
+        return False
+    return any(str(n.value).startswith(DEVELOPMENT_ORGANIZATION) for n in names)
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ class TsaIdentity:
 
 def _name(common: str) -> cx509.Name:
     return cx509.Name([cx509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                       cx509.NameAttribute(NameOID.ORGANIZATION_NAME, "Stele development"),
+                       cx509.NameAttribute(NameOID.ORGANIZATION_NAME, DEVELOPMENT_ORGANIZATION),
                        cx509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 

@@ -80,7 +80,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 @pytest.fixture
 def settings(database: Database, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", database=database, origin="test.stele/log",
-                    checkpoint_every=1000, checkpoint_interval=3600)
+                    checkpoint_every=1000, checkpoint_interval=3600, dev=True)
 
 
 def database_url(db: Database) -> str:

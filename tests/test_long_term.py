@@ -1,5 +1,5 @@
 """The product's promise, end to end: re-prove a record's authenticity decades after every
-certificate expired (issue 5, the long-term scenario).
+certificate expired (the long-term scenario).
 
 A PKI whose signer certificate expires one day after signing, and whose first TSA certificate
 expires two months later. The document is signed, ingested, anchored by the first TSA, and
@@ -31,6 +31,8 @@ from tests.ledger.builders import AGENCY, create
 from tests.pki import register_roots, sign
 from verifiers.bundle import read_bundle, verify_bundle
 from verifiers.report import Report, Verdict
+
+pytestmark = pytest.mark.slow  # replays decades of signing and renewal
 
 P = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)  # the signing day
 Q = P + timedelta(days=2)  # a second PKI, whose "revoked" signer is revoked at Q - 1h

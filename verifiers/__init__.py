@@ -7,3 +7,14 @@ the full log audit from fetch functions (`log_audit`), RFC 3161 timestamp tokens
 RFC 4998 evidence records (`ers`) and their long-term verification (`evidence`), and the
 reports every verification returns (`report`).
 """
+
+import warnings
+
+from cryptography.utils import CryptographyDeprecationWarning
+
+# pyHanko imports cryptography's DSA key types at import time (pyhanko/sign/signers/pdf_cms.py),
+# and cryptography 51 deprecates DSA with a warning at that import, so every `stele` command
+# would start with two lines about a key type it never uses. Silenced for that message, that
+# category and pyHanko's modules only; any other warning still shows.
+warnings.filterwarnings("ignore", message="DSA is deprecated",
+                        category=CryptographyDeprecationWarning, module=r"pyhanko(\.|$)")

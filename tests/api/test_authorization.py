@@ -427,7 +427,7 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     database = (Database(kind="sqlite", path=tmp / "ledger.sqlite3")
                 if request.param == "sqlite" else postgres_database())
     settings = Settings(data_dir=tmp / "data", database=database, origin="test.stele/log",
-                        checkpoint_every=1000, checkpoint_interval=3600)
+                        checkpoint_every=1000, checkpoint_interval=3600, dev=True)
     try:
         app = create_app(settings, background=False)
         with TestClient(app) as client:
@@ -459,7 +459,7 @@ def test_every_route_has_a_matrix_entry() -> None:
     assert documented - set(MATRIX) == set(), "routes without a rule in MATRIX"
     assert set(MATRIX) - documented == set(), "rules for routes the API no longer has"
     public = {route for route, rule in MATRIX.items() if rule.allowed is None}
-    assert public == PUBLIC_ROUTES, "the public routes are exactly the ones the issue names"
+    assert public == PUBLIC_ROUTES, "the public routes are exactly the documented ones"
     assert {route for route in MATRIX if route[1].startswith(
         ("/v1/records", "/v1/dossiers", "/v1/trust"))} >= {
         ("POST", p) for p in ACTION_PATHS.values()}
@@ -666,7 +666,7 @@ def test_role_that_may_not_read_is_refused_before_the_lookup(scene: Scene, role:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "kept as issue 6 specifies (403 outside the agency), see docs/api.md: record ids derive "
+    "kept as docs/api.md says (403 outside the agency): record ids derive "
     "from (issuer, year, number, notation), so another agency can tell a registered document "
     "(403) from an unregistered one (404); registration numbers of state documents are public, "
     "but if existence itself must be hidden, answer 404 for both"))

@@ -35,6 +35,8 @@ from domain.envelope import Actor
 from ledger.config import Database, Settings
 from ledger.service import Ledger
 
+pytestmark = pytest.mark.slow  # fuzzes the whole API: left out of `make test-fast`
+
 EXAMPLES = 25
 PRINCIPALS = {"auditor": ("auditor", "000.00.00.K01"), "agency": ("agency", "000.00.00.G01")}
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
@@ -131,7 +133,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
     settings_ = Settings(data_dir=tmp / "data",
                          database=Database(kind="sqlite", path=tmp / "ledger.sqlite3"),
-                         origin="test.stele/log", checkpoint_every=1000, checkpoint_interval=3600)
+                         origin="test.stele/log", checkpoint_every=1000, checkpoint_interval=3600,
+                         dev=True)
     with Ledger(settings_) as ledger:
         tokens = {name: ledger.principals.add(name=name, role=role, agency=agency)[1]
                   for name, (role, agency) in PRINCIPALS.items()}

@@ -5,7 +5,7 @@ and release holds) for SECONDS, each POST with an Idempotency-Key. Requests are 
 purpose: some are abandoned on a raw socket (the whole request sent, or half of it, and the
 connection closed unread), some get a timeout of a few milliseconds, and some acknowledged
 ones are sent again. Every disturbed request is retried with the same key and body until it is
-answered. Then the server gets SIGTERM, and we check what the issue promises:
+answered. Then the server gets SIGTERM, and we check what the server promises:
 
 - the graceful shutdown exits 0, with everything integrated and under a signed checkpoint;
 - `stele audit` passes on the data directory and database the server used;
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from ledger.config import Database, Settings
@@ -99,10 +99,10 @@ def _start(env: dict[str, str], tmp: Path) -> Server:
         lines = err.read_text().splitlines()
         token = token or next((ln.strip() for ln in lines if ln.strip().startswith("stl_")), None)
         try:
-            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            ready = httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
             if ready.status_code == 200 and token:
                 return Server(process, port, env, out, err, token)
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
@@ -113,13 +113,13 @@ def _start(env: dict[str, str], tmp: Path) -> Server:
 def backend(request: pytest.FixtureRequest,
             tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELE_")}
-    env.update(STELE_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
+    env.update(STELE_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1", STELE_ENV="dev")
     if request.param == "sqlite":
         database = Database(kind="sqlite", path=tmp_path / "data" / "ledger.sqlite3")
     else:
         database = postgres_database()
         env["STELE_DATABASE_URL"] = database_url(database)
-    settings = Settings(data_dir=tmp_path / "data", database=database)
+    settings = Settings(data_dir=tmp_path / "data", database=database, dev=True)
     try:
         yield settings, env
     finally:
@@ -159,7 +159,7 @@ class Client(threading.Thread):
         self.n, self.server, self.agency, self.stop_at = n, server, agency, stop_at
         self.clerk, self.inspector = clerk, inspector
         self.rng = random.Random(n)
-        self.http = httpx.Client(base_url=server.url, timeout=TIMEOUT)
+        self.http = httpx2.Client(base_url=server.url, timeout=TIMEOUT)
         self.stats = Stats()
         self.acked: list[Acked] = []
         self.contents: list[bytes] = []
@@ -230,7 +230,7 @@ class Client(threading.Thread):
         return acked
 
     def _send(self, path: str, token: str, payload: bytes, media: str,
-              key: str | None = None) -> httpx.Response:
+              key: str | None = None) -> httpx2.Response:
         """POST until answered; every attempt with the same key and body."""
         key = key or uuid.uuid4().hex
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key,
@@ -245,10 +245,10 @@ class Client(threading.Thread):
                 timeout = self.rng.uniform(0.0005, 0.01)
             try:
                 answer = self.http.post(path, content=payload, headers=headers, timeout=timeout)
-            except httpx.TransportError:  # timeouts included: hang up, reconnect, retry
+            except httpx2.TransportError:  # timeouts included: hang up, reconnect, retry
                 self.stats.timeouts += 1
                 self.http.close()
-                self.http = httpx.Client(base_url=self.server.url, timeout=TIMEOUT)
+                self.http = httpx2.Client(base_url=self.server.url, timeout=TIMEOUT)
                 continue
             self.stats.requests += 1
             if answer.headers.get("idempotent-replayed") == "true":
@@ -280,7 +280,7 @@ class Client(threading.Thread):
 
 # -- the test --------------------------------------------------------------------------------
 def _principal(server: Server, role: str, agency: str, name: str) -> str:
-    answer = httpx.post(f"{server.url}/v1/principals", json={
+    answer = httpx2.post(f"{server.url}/v1/principals", json={
         "name": name, "role": role, "agency": agency},
         headers={"Authorization": f"Bearer {server.admin_token}",
                  "Idempotency-Key": uuid.uuid4().hex}, timeout=TIMEOUT)
@@ -375,6 +375,6 @@ def test_load_then_graceful_shutdown(backend: tuple[Settings, dict[str, str]],
 
 def test_sigterm_exits_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELE_")}
-    env.update(STELE_DATA_DIR=str(tmp_path / "data"))
+    env.update(STELE_DATA_DIR=str(tmp_path / "data"), STELE_ENV="dev")
     server = _start(env, tmp_path)
     assert server.stop() == 0

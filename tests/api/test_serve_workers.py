@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from api.bench_http import free_port
@@ -32,7 +32,7 @@ def test_two_workers_share_one_log(settings: Settings) -> None:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_DATA_DIR=str(settings.data_dir),
                STELE_DATABASE_URL=database_url(settings.database),
-               STELE_LOG_ORIGIN=settings.origin)
+               STELE_LOG_ORIGIN=settings.origin, STELE_ENV="dev")
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
                                "--workers", "2"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -40,15 +40,15 @@ def test_two_workers_share_one_log(settings: Settings) -> None:
     try:
         for _ in range(150):
             try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                if httpx2.get(base + "/readyz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.1)
         acked: list[str] = []
         lock = threading.Lock()
 
         def client(n: int) -> None:
-            with httpx.Client(base_url=base, timeout=30,
+            with httpx2.Client(base_url=base, timeout=30,
                               headers={"Authorization": f"Bearer {token}"}) as http:
                 for i in range(25):
                     answer = http.post("/v1/records", json={

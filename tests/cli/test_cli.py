@@ -17,6 +17,8 @@ from tests.conftest import database_url
 from verifiers.merkle import leaf_hash, verify_consistency, verify_inclusion
 from verifiers.note import open_note, parse_checkpoint, parse_verifier_key
 
+pytestmark = pytest.mark.slow  # runs the real command line, one process per call
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +27,8 @@ class Stele:
 
     def __init__(self, cwd: Path, db: Database | None) -> None:
         self.cwd = cwd
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_LOG_ORIGIN="cli.test/log")
+        self.env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_LOG_ORIGIN="cli.test/log",
+                        STELE_ENV="dev")
         self.env.pop("STELE_DATABASE_URL", None)
         if db is not None:
             self.env["STELE_DATABASE_URL"] = database_url(db)

@@ -8,9 +8,13 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import Stele
 from tests.verifiers.test_go_interop import GoRun, go_checker  # noqa: F401 - the fixture
 from verifiers.note import open_note, parse_checkpoint, parse_verifier_key
+
+pytestmark = pytest.mark.slow  # runs the real command line, one process per call
 
 
 def test_go_accepts_the_ledgers_leaves_proofs_and_checkpoints(

@@ -11,6 +11,8 @@ import pytest
 from ledger.config import Database
 from tests.cli.test_cli import Stele
 
+pytestmark = pytest.mark.slow  # runs the real command line, one process per call
+
 AGENCY = ["--agency", "000.00.00.G01"]
 COMMITTEE = ["--agency", "000.00.00.B01"]  # --role defaults to committee for `stele trust`
 

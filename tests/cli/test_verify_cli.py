@@ -35,7 +35,7 @@ def test_stele_verify_loads_no_ledger_database_or_web_code() -> None:
 
 @pytest.mark.slow
 def test_signature_bench_measures_what_performance_md_reports(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, dev=True)
     result = run_signature_bench(settings, signatures=2)
     for fmt in ("pades_b_lt", "cms"):
         latency = result["sign_latency"][fmt]

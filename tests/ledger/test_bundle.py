@@ -115,7 +115,7 @@ def test_a_destroyed_record_exports_its_tombstone_and_history(scene: Scene) -> N
 def test_cli_exports_and_verifies_with_exit_codes(scene: Scene, tmp_path: Path) -> None:
     settings = scene.ledger.settings
     store = ["--data-dir", str(settings.data_dir), "--db", _url(settings)]
-    runner = CliRunner(env={"STELE_LOG_ORIGIN": settings.origin})
+    runner = CliRunner(env={"STELE_LOG_ORIGIN": settings.origin, "STELE_ENV": "dev"})
     out = tmp_path / "bundle.zip"
     result = runner.invoke(cli, ["evidence", scene.record, "-o", str(out), "--with-content",
                                  *store])

@@ -26,7 +26,8 @@ def _writer(settings: Settings, prefix: str, count: int, every: int = 1) -> subp
          "--data-dir", str(settings.data_dir), "--prefix", prefix, "--count", str(count),
          "--integrate-every", str(every)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), STELE_LOG_ORIGIN=settings.origin),
+        env=dict(os.environ, PYTHONPATH=str(ROOT), STELE_LOG_ORIGIN=settings.origin,
+                 STELE_ENV="dev"),
     )
 
 

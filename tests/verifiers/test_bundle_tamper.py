@@ -1,4 +1,4 @@
-"""The tamper matrix (issue 5, item 4): every file of real evidence bundles flipped, truncated
+"""The tamper matrix: every file of real evidence bundles flipped, truncated
 and dropped, then structural forgeries; `verify_bundle` must never raise, never say PASSED for
 a tampered bundle, and name what is wrong (only labels of the manifest that no check uses are
 undetectable, by design: test_unused_labels_change_no_finding).
@@ -110,7 +110,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: DevPki,
     root = tmp_path_factory.mktemp("tamper")
     settings = Settings(data_dir=root / "data",
                         database=Database(kind="sqlite", path=root / "ledger.sqlite3"),
-                        origin="test.stele/log", checkpoint_every=1000, checkpoint_interval=3600)
+                        origin="test.stele/log", checkpoint_every=1000, checkpoint_interval=3600,
+                         dev=True)
     clock = Clock(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
     other_pdf = _signed_pdf(dev_pki, "QUYET DINH so 2/QD-TEST\nMot van ban khac")
     other_body = b"<xml>another decision, signed by someone else</xml>"

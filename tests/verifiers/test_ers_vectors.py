@@ -1,14 +1,12 @@
-"""EU DSS's RFC 4998 evidence records (../shared/vectors/dss-ers), run through verifiers.ers.
-
-The vectors live outside the repository (see ../shared/vectors/README.md); STELE_VECTORS_DIR
-may point elsewhere. cases.json pairs each record with a data set and says whether a correct
-verifier finds the data bound (hash arithmetic only: the test TSA certificates have expired).
+"""EU DSS's RFC 4998 evidence records (tests/vectors/dss-ers), run through verifiers.ers. The
+vectors are vendored in tests/vectors/ (its README names their source and version). cases.json
+pairs each record with a data set and says whether a correct verifier finds the data bound (hash
+arithmetic only: the test TSA certificates have expired).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,7 @@ from verifiers.errors import MalformedError, VerificationError
 from verifiers.ers import BindingReport, parse_evidence_record, verify_binding
 from verifiers.report import Verdict
 
-_DEFAULT_VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-VECTORS = Path(os.environ.get("STELE_VECTORS_DIR", _DEFAULT_VECTORS))
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 DSS_ERS = VECTORS / "dss-ers"
 
 # At DSS commit d9473b8: 37 (record, data set) pairs, 26 bound and 11 not.
@@ -55,7 +52,7 @@ def _verify(case: dict[str, Any]) -> BindingReport:
 
 
 def test_case_count() -> None:
-    assert DSS_ERS.is_dir(), f"vectors not found at {DSS_ERS} (set STELE_VECTORS_DIR)"
+    assert DSS_ERS.is_dir(), f"vectors not found at {DSS_ERS}"
     cases = _load()
     assert len(cases) == CASES
     assert sum(c["expect_bound"] for c in cases) == POSITIVE
@@ -64,7 +61,7 @@ def test_case_count() -> None:
 
 @pytest.mark.parametrize("case", _cases())
 def test_dss_case(case: dict[str, Any] | None) -> None:
-    assert case is not None, f"vectors not found at {DSS_ERS} (set STELE_VECTORS_DIR)"
+    assert case is not None, f"vectors not found at {DSS_ERS}"
     if _malformed(case):
         # A record that does not parse is never bound, and says so with MalformedError.
         with pytest.raises(MalformedError):
@@ -90,7 +87,7 @@ def test_dss_case(case: dict[str, Any] | None) -> None:
 def test_dss_case_layout(case: dict[str, Any] | None) -> None:
     """The record is read as cases.json describes it: chains, ATS counts, algorithms, kinds,
     and (for records that verify) which imprints match."""
-    assert case is not None, f"vectors not found at {DSS_ERS} (set STELE_VECTORS_DIR)"
+    assert case is not None, f"vectors not found at {DSS_ERS}"
     if _malformed(case):
         pytest.skip("does not parse (checked by test_dss_case)")
     report = _verify(case)
@@ -118,7 +115,7 @@ def test_dss_case_layout(case: dict[str, Any] | None) -> None:
 def test_damaged_records_raise_only_malformed(name: str) -> None:
     """Truncations and appended bytes are MalformedError, never a builtin exception."""
     if not DSS_ERS.is_dir():
-        pytest.fail(f"vectors not found at {DSS_ERS} (set STELE_VECTORS_DIR)")
+        pytest.fail(f"vectors not found at {DSS_ERS}")
     record = (DSS_ERS / name).read_bytes()
     assert parse_evidence_record(record).dump() == record
     for cut in range(0, len(record), 7):

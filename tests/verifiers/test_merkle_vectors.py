@@ -1,14 +1,13 @@
 """transparency-dev/merkle's RFC 6962/9162 proof vectors, run through verifiers.merkle.
 
-The vectors live outside the repository (see ../shared/vectors/README.md); STELE_VECTORS_DIR
-may point elsewhere. Each file holds one case and says whether a correct verifier rejects it.
+The vectors are vendored in tests/vectors/ (its README names their source and version). Each
+file holds one case and says whether a correct verifier rejects it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,12 @@ import pytest
 from verifiers.errors import VerificationError
 from verifiers.merkle import verify_consistency, verify_inclusion
 
-_DEFAULT_VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-VECTORS = Path(os.environ.get("STELE_VECTORS_DIR", _DEFAULT_VECTORS))
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 TESTDATA = VECTORS / "transparency-dev-merkle" / "testdata"
 
-# The directories of plain RFC 9162 proofs, and their case counts at commit 417fb0c.
-# `subtreeinclusion/` and `subtreeconsistency/` (322 files) hold proofs for arbitrary
-# subtrees [start, end) from draft-ietf-plants-merkle-tree-certs; verifiers.merkle has no
-# such proofs, so they are counted below but not run.
+# The directories of plain RFC 9162 proofs, and their case counts at commit 417fb0c (the
+# upstream subtree proofs of draft-ietf-plants-merkle-tree-certs are not vendored).
 KINDS = {"inclusion": 98, "consistency": 98}
-NOT_RUN = {"subtreeinclusion": 204, "subtreeconsistency": 118}
 
 
 def _files(kind: str) -> list[Path]:
@@ -64,10 +59,7 @@ def _run(case: dict[str, Any], kind: str) -> None:
 @pytest.mark.parametrize("path", _cases())
 def test_vector(path: Path | None) -> None:
     if path is None:
-        pytest.fail(
-            f"conformance vectors not found at {TESTDATA}; "
-            "set STELE_VECTORS_DIR to the directory holding transparency-dev-merkle/"
-        )
+        pytest.fail(f"conformance vectors not found at {TESTDATA}")
     kind = path.relative_to(TESTDATA).parts[0]
     case = json.loads(path.read_text())
     if case["wantErr"]:
@@ -80,10 +72,10 @@ def test_vector(path: Path | None) -> None:
 def test_the_whole_vector_set_is_run() -> None:
     if not TESTDATA.is_dir():
         pytest.fail(f"conformance vectors not found at {TESTDATA}")
-    counts = {kind: len(_files(kind)) for kind in (*KINDS, *NOT_RUN)}
-    assert counts == {**KINDS, **NOT_RUN}
+    counts = {kind: len(_files(kind)) for kind in KINDS}
+    assert counts == KINDS
     # Nothing else in the set goes unnoticed: every file is in one of the directories above.
-    assert len(list(TESTDATA.rglob("*.json"))) == sum(KINDS.values()) + sum(NOT_RUN.values())
+    assert len(list(TESTDATA.rglob("*.json"))) == sum(KINDS.values())
     # Both verdicts are exercised.
     wants = [json.loads(p.read_text())["wantErr"] for kind in KINDS for p in _files(kind)]
     assert wants.count(False) >= 10
