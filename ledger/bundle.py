@@ -17,19 +17,15 @@ import json
 import zipfile
 from typing import Any
 
-from ledger.errors import LedgerError
-from ledger.logstore import Tx
+from ledger.errors import NotAnchoredError
+from ledger.log.tree import inclusion_proof
 from ledger.service import Ledger
-from ledger.tree import inclusion_proof
+from ledger.store.tables import Tx
 from verifiers.canonical import b64, canonical_bytes, utc_iso
 from verifiers.merkle import leaf_hash
 
 FORMAT = "stele-evidence-bundle"
 VERSION = 1
-
-
-class NotAnchoredError(LedgerError):
-    code = "not_anchored"
 
 
 def blob_path(digest: str) -> str:

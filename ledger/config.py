@@ -123,6 +123,10 @@ class Settings:
     tsa_roots: Path | None = None
     operator_agency: str = "000.00.00.A00"  # the agency code of the log's own entries
     renewal_margin_days: int = 730  # renew when a TSA certificate in use has less left
+    renewal_check_seconds: float = 3600.0  # how often (across processes) renewal is checked
+    # The anchoring lease: one process anchors and renews; another takes over this long after
+    # the holder stopped extending it.
+    lease_seconds: float = 120.0
     # Development trust (`--dev`, STELE_ENV=dev): the built-in TSA when no TSA is configured,
     # and the development PKI's roots as trust anchors. Never in production.
     dev: bool = False
@@ -156,8 +160,13 @@ class Settings:
                               "roots to trust")
         try:
             margin = int(env.get("STELE_RENEWAL_MARGIN_DAYS", "730"))
+            check = float(env.get("STELE_RENEWAL_CHECK_SECONDS", "3600"))
+            lease = float(env.get("STELE_LEASE_SECONDS", "120"))
         except ValueError as exc:
-            raise ConfigError(f"bad STELE_RENEWAL_MARGIN_DAYS: {exc}") from None
+            raise ConfigError(f"bad renewal or lease setting: {exc}") from None
+        if check <= 0 or lease <= 0:
+            raise ConfigError("STELE_RENEWAL_CHECK_SECONDS and STELE_LEASE_SECONDS must be "
+                              "positive")
         origin = env.get("STELE_LOG_ORIGIN", DEFAULT_ORIGIN)
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
             raise ConfigError(f"log origin must have no spaces and no '+': {origin!r}")
@@ -173,5 +182,7 @@ class Settings:
             tsa_roots=Path(env["STELE_TSA_ROOTS"]) if env.get("STELE_TSA_ROOTS") else None,
             operator_agency=env.get("STELE_OPERATOR_AGENCY", "000.00.00.A00"),
             renewal_margin_days=margin,
+            renewal_check_seconds=check,
+            lease_seconds=lease,
             dev=dev or mode == "dev",
         )

@@ -61,3 +61,47 @@ class CorruptStoreError(LedgerError):
 
 class DigestMismatchError(LedgerError):
     code = "digest_mismatch"
+
+
+class IdempotencyKeyReusedError(LedgerError):
+    """An Idempotency-Key sent again with another request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgressError(LedgerError):
+    """The first request with this Idempotency-Key is still running."""
+
+    code = "idempotency_in_progress"
+
+
+class NoCheckpointError(NotFoundError):
+    code = "no_checkpoint"
+
+
+class NotAnchoredError(LedgerError):
+    """The checkpoint has no timestamp (from that TSA) yet."""
+
+    code = "not_anchored"
+
+
+class ExportRaceError(LedgerError):
+    """The log moved while a bundle was read; retry the export."""
+
+    code = "export_race"
+
+
+class ForbiddenError(LedgerError):
+    """The principal's role or agency may not do this."""
+
+    code = "forbidden"
+
+
+class LeaseLostError(LedgerError):
+    """Another process holds the lease of this side effect (or took it over): stop."""
+
+    code = "lease_lost"
+
+
+class NothingToRenewError(LedgerError):
+    code = "nothing_to_renew"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,12 +27,10 @@ from domain.errors import InvalidInputError
 from domain.events import PREMIS_EVENT_TYPES
 from domain.record import Record
 from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
-from ledger.anchoring import Anchored, Anchorer, AnchorPolicy, anchor_policy
-from ledger.application import RecordsApplication
-from ledger.audit import audit
-from ledger.checkpoints import Checkpoint, Checkpointer
+from ledger.access.policy import READ_ALL, READ_OWN, allow, may_read
+from ledger.access.principals import Principal, Principals
 from ledger.config import Settings
-from ledger.content import ContentStore
+from ledger.dev.tsa import is_development_certificate
 from ledger.errors import (
     ConfigError,
     ConflictError,
@@ -39,18 +38,25 @@ from ledger.errors import (
     DevelopmentTrustError,
     DossierNotFoundError,
     DuplicateError,
+    ForbiddenError,
     LogRangeError,
+    NoCheckpointError,
+    NotAnchoredError,
     RecordNotFoundError,
 )
-from ledger.integrator import Integrated, Integrator
-from ledger.keys import LogKey
-from ledger.logstore import LogStore
-from ledger.principals import Principals
-from ledger.renewal import Renewal, due, renew
-from ledger.signing import SignatureIntake
-from ledger.tree import consistency_proof, inclusion_proof, root_at
-from ledger.trust import AnchorNotFoundError, TrustRegistry
-from ledger.tsa import is_development_certificate
+from ledger.log.audit import audit
+from ledger.log.checkpoints import Checkpoint, Checkpointer
+from ledger.log.integrator import Integrated, Integrator
+from ledger.log.keys import LogKey
+from ledger.log.tree import consistency_proof, inclusion_proof, root_at
+from ledger.longterm.anchoring import Anchored, Anchorer, AnchorPolicy, anchor_policy
+from ledger.longterm.renewal import Renewal, due, renew
+from ledger.store.application import RecordsApplication
+from ledger.store.content import ContentStore
+from ledger.store.lease import ANCHORING, Lease
+from ledger.store.tables import LogStore
+from ledger.trust.registry import AnchorNotFoundError, TrustRegistry
+from ledger.trust.signatures import SignatureIntake
 from verifiers.canonical import b64, event_hash
 from verifiers.certs import fingerprint
 from verifiers.note import parse_verifier_key
@@ -96,6 +102,7 @@ class _UnitOfWork:
         self.touched: dict[UUID, ChainedAggregate] = {}
         self.created: list[UUID] = []
         self.new_anchors: list[str] = []  # fingerprints to index before the save
+        self.contents: list[str] = []  # digests the new records name: held during the save
 
     def load(self, aggregate_id: UUID) -> ChainedAggregate | None:
         if aggregate_id in self.touched:
@@ -177,6 +184,7 @@ def _create(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
     record = Record.register(actor=actor, at=at, metadata=metadata, retention=retention,
                              schedule=schedule, content=content)
     uow.new(record, "record")
+    uow.contents.append(record.content["digest"])
 
 
 def _on_record(method: str) -> Handler:
@@ -330,7 +338,7 @@ class Ledger:
                 self.app = RecordsApplication(
                     env=settings.database.eventsourcing_env()
                     | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
-            self.content = ContentStore(settings.data_dir / "content")
+            self.content = ContentStore(settings.data_dir / "content", self.store)
             self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
             self._check_identity()
         except BaseException:  # a refused start leaves no connection open
@@ -347,6 +355,7 @@ class Ledger:
             settings.checkpoint_interval, self.clock,
         )
         self._anchorer: Anchorer | None = None
+        self._lease: Lease | None = None
 
     def _check_identity(self) -> None:
         """A log has one origin and one checkpoint key, for life: refuse to sign its
@@ -366,8 +375,13 @@ class Ledger:
             )
 
     def close(self) -> None:
-        self.store.close()
-        self.app.close()
+        """Close the connections; hand the anchoring lease over at once if this held it."""
+        try:
+            if self._lease is not None:
+                self._lease.release()
+        finally:
+            self.store.close()
+            self.app.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -389,7 +403,11 @@ class Ledger:
         if uow.new_anchors:
             with self.store.transaction() as tx:
                 tx.index_anchors(uow.new_anchors)
+        missing = self.content.hold(uow.contents)  # a purge may have run since the check
         try:
+            if missing:
+                raise ContentNotFoundError("upload the content before registering the record",
+                                           digests=missing)
             self.app.save(*pending)
         except IntegrityError:
             duplicates = uow.duplicates()
@@ -400,6 +418,8 @@ class Ledger:
             raise ConflictError(
                 "another writer changed one of these aggregates first; read and retry"
             ) from None
+        finally:
+            self.content.release(uow.contents)
         return [_written(e) for e in pending]
 
     def do(self, actor: Actor, action: str, expected_version: int | None = None,
@@ -433,9 +453,11 @@ class Ledger:
     def _save(self, aggregate: ChainedAggregate) -> None:
         self.app.save(aggregate)
 
-    def anchor(self) -> list[Anchored]:
-        """Timestamp every checkpoint with new events (k of n TSAs); see ledger/anchoring."""
-        return self.anchorer.run()
+    def anchor(self, *, leased: bool = False) -> list[Anchored]:
+        """Timestamp every checkpoint with new events (k of n TSAs); see ledger/longterm.
+        `leased`: only if this process holds the anchoring lease (the background workers,
+        so that N of them make one request per checkpoint and TSA, not N)."""
+        return self.anchorer.run(self.lease.hold if leased else lambda: True)
 
     def sync(self, *, anchor: bool = True) -> Checkpoint | None:
         """Integrate everything written, cut a checkpoint covering it all, anchor it, and
@@ -526,23 +548,90 @@ class Ledger:
     def renewal_margin(self) -> timedelta:
         return timedelta(days=self.settings.renewal_margin_days)
 
+    @property
+    def lease(self) -> Lease:
+        """The anchoring lease of this process: only its holder calls the TSAs."""
+        if self._lease is None:
+            self._lease = Lease(self.store, ANCHORING,
+                                ttl=timedelta(seconds=self.settings.lease_seconds))
+        return self._lease
+
     def renew_if_due(self) -> Renewal | None:
-        """Timestamp renewal of every evidence record, if any TSA certificate in use expires
-        within the margin, or if the committee stopped trusting the root a TSA in use chains
-        to (the server's scheduled job)."""
+        """The scheduled renewal job, for the anchoring lease's holder: finish a renewal a
+        crash left under way; else, at most every renewal_check_seconds across all processes,
+        renew every evidence record if any TSA certificate in use expires within the margin,
+        or if the committee stopped trusting the root a TSA in use chains to."""
+        if not self.lease.hold():
+            return None
+        with self.store.transaction() as tx:
+            resume = tx.open_renewal()
+        if resume is not None:
+            return renew(self.anchorer, reason=str(resume[4]), hold=self.lease.hold)
+        now = self.clock()
+        with self.store.transaction() as tx:  # the lease holder alone writes it
+            checked = tx.meta("renewal_checked_at")
+            if checked is not None and now < datetime.fromisoformat(checked) + timedelta(
+                    seconds=self.settings.renewal_check_seconds):
+                return None
+            tx.put_meta("renewal_checked_at", now.isoformat())
         stopped = self.trust.stopped_tsa_anchors(self.clock())
         if stopped:
             names = ", ".join(f"{a.pki} {a.fingerprint} ({a.status})" for a in stopped)
             return renew(self.anchorer, reason=f"a TSA in use chains to an anchor that no "
-                         f"longer vouches: {names}")
+                         f"longer vouches: {names}", hold=self.lease.hold)
         if not due(self.anchorer, self.renewal_margin):
             return None
         return renew(self.anchorer, reason="a TSA certificate in use expires within "
-                     f"{self.settings.renewal_margin_days} days")
+                     f"{self.settings.renewal_margin_days} days", hold=self.lease.hold)
 
     def size(self) -> int:
         with self.store.transaction() as tx:
             return tx.size()
+
+    def list_records(self, *, agency: str | None, kind: str, after: int,
+                     limit: int) -> list[tuple[str, str, str, int, int | None]]:
+        """(id, creator, custodian, first leaf, destroyed leaf) in log order after `after`."""
+        with self.store.transaction() as tx:
+            return tx.list_records(agency=agency, kind=kind, after=after, limit=limit)
+
+    def records_with(self, digest: str) -> list[str]:
+        """The ids of every integrated record registered with this content, in log order."""
+        with self.store.transaction() as tx:
+            return [rid for rid, _ in tx.records_by_digest(digest)]
+
+    def content_for(self, principal: Principal, digest: str) -> str:
+        """The path of a document's bytes, if this principal may read some record holding
+        them (auditors read all; agencies what they registered or hold)."""
+        if principal.role not in READ_ALL:
+            allow(principal, READ_OWN, "download content")
+            with self.store.transaction() as tx:
+                rows = [tx.record_row(rid) for rid, _ in tx.records_by_digest(digest)]
+            if not any(r is not None and may_read(principal, r[3], r[4]) for r in rows):
+                raise ForbiddenError("no record of your agency holds this content")
+        path = self.content.path_of(digest)
+        if not os.path.exists(path):
+            raise ContentNotFoundError("no content with that digest (or it was purged)",
+                                       digest=digest)
+        return path
+
+    def checkpoint_at(self, size: int | None = None) -> Checkpoint:
+        """The checkpoint of tree size `size` (default: the latest)."""
+        cp = self.checkpointer.latest() if size is None else self.checkpointer.at(size)
+        if cp is None:
+            raise NoCheckpointError("no checkpoint" + (f" of size {size}" if size else " yet"),
+                                    size=size)
+        return cp
+
+    def anchored(self, size: int, tsa: str | None = None) -> tuple[bytes, bytes]:
+        """(RFC 3161 token, RFC 4998 evidence record) of checkpoint `size` from `tsa`
+        (default: the first TSA that answered)."""
+        with self.store.transaction() as tx:
+            found = [(token, record) for url, token, record in tx.anchored(size)
+                     if tsa in (None, url)]
+        if not found:
+            raise NotAnchoredError(f"checkpoint {size} is not anchored"
+                                   + (f" by {tsa}" if tsa else ""), size=size, tsa=tsa)
+        return found[0]
 
     def leaves(self, start: int, end: int) -> list[tuple[int, bytes]]:
         with self.store.transaction() as tx:

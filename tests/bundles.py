@@ -8,11 +8,11 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 
-from ledger.anchoring import AnchorPolicy
 from ledger.bundle import export
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
+from ledger.dev.tsa import LocalTsa, TimeStampAuthority
+from ledger.longterm.anchoring import AnchorPolicy
 from ledger.service import Ledger
-from ledger.tsa import LocalTsa, TimeStampAuthority
 from tests.conftest import Clock
 from tests.ledger.builders import AGENCY, create
 from tests.pki import register_roots, sign_both

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ledger.config import Database, Settings, parse_database_url
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from tests.pki import make_pki, signed_document
 
 PG_URL = os.environ.get("STELE_TEST_POSTGRES_URL", "")

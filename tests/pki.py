@@ -1,4 +1,4 @@
-"""The tests' PKI: one development PKI per session (ledger/devpki.py), a document signed by an
+"""The tests' PKI: one development PKI per session (ledger/dev/pki.py), a document signed by an
 individual and by an agency, and helpers to register the roots and to sign records.
 
 The PKI is dated PKI_TIME, before the tests' pinned clock (2026-11-27), with ten-year signer
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from domain.envelope import Actor
-from ledger.devpki import DevPki, blank_pdf, sign_pdf
+from ledger.dev.pki import DevPki, blank_pdf, sign_pdf
 from ledger.service import Command, Ledger, WrittenEvent
 
 PKI_TIME = datetime(2026, 11, 20, tzinfo=UTC)

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from ledger.anchoring import AnchorPolicy
 from ledger.bundle import export
 from ledger.config import Settings
-from ledger.devpki import DevPki, sign_cms
-from ledger.renewal import renew
+from ledger.dev.pki import DevPki, sign_cms
+from ledger.longterm.anchoring import AnchorPolicy
+from ledger.longterm.renewal import renew
 from ledger.service import Ledger
 from tests.bundles import dev_tsa
 from tests.conftest import Clock

@@ -103,6 +103,7 @@ __all__ = [
     "TsaUsageError",
     "check_token",
     "parse_token",
+    "signer_certificate",
     "token_from_response",
     "validate_tsa_chain",
     "verify_timestamp",
@@ -567,6 +568,13 @@ def _find_signer(token: TimestampToken) -> Any:
         if any(_digest(alg, cert.dump()) == expected for alg, expected in named):
             return cert
     return candidates[0]
+
+
+def signer_certificate(token: TimestampToken) -> bytes:
+    """The DER of the certificate the token's SignerInfo names (by issuer and serial, or by
+    subject key identifier). Identifies; verifies nothing (see `check_token`)."""
+    cert: bytes = _find_signer(token).dump()
+    return cert
 
 
 def _named_hashes(signed: _Signed) -> list[tuple[str, bytes]]:

@@ -2,7 +2,7 @@
 
 The routes are enumerated from the app's own OpenAPI, so an endpoint added without an entry in
 MATRIX fails `test_every_route_has_a_matrix_entry` (and its own no-token case). The allowed
-roles come from api/policy.py, never restated here.
+roles come from ledger/access/policy.py, never restated here.
 
 Every request is built valid for its route (bodies from the same fields as
 `api.models.ACTION_MODELS`, and checked against them), and the state it acts on is prepared so
@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.models import ACTION_MODELS, target_of
-from api.policy import (
+from api.http.app import create_app
+from api.http.models import ACTION_MODELS, target_of
+from domain.envelope import Actor
+from ledger.access.policy import (
     ACTION_ROLES,
     ADMIN,
     EVIDENCE_READERS,
@@ -36,9 +37,8 @@ from api.policy import (
     TRUST_READERS,
     UPLOAD,
 )
-from domain.envelope import Actor
 from ledger.config import Database, Settings
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from ledger.service import Ledger
 from tests.api.conftest import ROLES
 from tests.conftest import drop_schema, postgres_database
@@ -466,7 +466,7 @@ def test_every_route_has_a_matrix_entry() -> None:
 
 
 def test_every_action_has_a_route_and_a_policy() -> None:
-    from api.routes.records import WRITE_ROUTES
+    from api.http.routes.records import WRITE_ROUTES
 
     assert {("/v1" + path, action) for path, action, _ in WRITE_ROUTES} == {
         (path, action) for action, path in ACTION_PATHS.items()}

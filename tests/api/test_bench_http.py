@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.bench_http import run_http_bench
+from ledger.bench.http import run_http_bench
 from ledger.config import Settings
 
 pytestmark = pytest.mark.slow

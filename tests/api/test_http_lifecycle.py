@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from tests.api.conftest import ARCHIVE, Api
 from tests.pki import pem
 from verifiers.bundle import read_bundle, verify_bundle

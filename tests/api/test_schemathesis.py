@@ -30,7 +30,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 
-from api.app import create_app
+from api.http.app import create_app
 from domain.envelope import Actor
 from ledger.config import Database, Settings
 from ledger.service import Ledger

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from api.bench_http import free_port
+from ledger.bench.http import free_port
 from ledger.config import Settings
 from ledger.service import Ledger
 from tests.conftest import database_url

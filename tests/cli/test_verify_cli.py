@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bench_sign import run_signature_bench
+from ledger.bench.signatures import run_signature_bench
 from ledger.config import Settings
 
 PROBE = """
 import sys
-from api.entry import main
+from api.cli.entry import main
 sys.argv = ["stele", "verify", "--help"]
 try:
     main()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.anchoring import AnchorPolicy
 from ledger.config import Settings
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from ledger.errors import LedgerError
+from ledger.longterm.anchoring import AnchorPolicy
 from ledger.service import Ledger
 from tests.bundles import dev_tsa
 from tests.conftest import Clock

@@ -15,12 +15,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ledger.anchoring import Anchorer, AnchorPolicy, note_digest
 from ledger.config import Settings
-from ledger.renewal import due, renew
+from ledger.dev.tsa import LocalTsa, TimeStampAuthority, load_or_create
+from ledger.longterm.anchoring import Anchorer, AnchorPolicy, note_digest
+from ledger.longterm.renewal import due, renew
+from ledger.longterm.tsa_client import HttpTsa
 from ledger.service import Ledger
-from ledger.timestamp_client import HttpTsa
-from ledger.tsa import LocalTsa, TimeStampAuthority, load_or_create
 from tests.ledger.builders import AGENCY, create
 from tests.ledger.tsa_fixtures import openssl_tsa
 from tests.verifiers.test_ers_bouncycastle import bc  # noqa: F401 - the fixture
@@ -140,7 +140,8 @@ def test_a_stored_token_missing_from_the_log_is_logged_once(settings: Settings) 
         _write(ledger, 1)
         ledger.sync(anchor=False)
         anchorer = ledger.anchorer
-        anchorer._anchor(2, ledger.checkpointer.at(2).note)  # crash after storing the token
+        anchorer._anchor(2, ledger.checkpointer.at(2).note,  # crash after storing the token
+                         lambda: True)
         ledger.anchor()
         ledger.anchor()
         ledger.integrate()
@@ -246,8 +247,13 @@ def test_the_server_job_renews_only_when_due(settings: Settings) -> None:
         assert ledger.renew_if_due() is None  # the built-in TSA's certificate has 5 years
     with Ledger(replace(settings, renewal_margin_days=365 * 6)) as ledger:
         assert ledger.anchoring_status()["renewal_due"]
+        assert ledger.renew_if_due() is None  # checked less than renewal_check_seconds ago
+    with Ledger(replace(settings, renewal_margin_days=365 * 6,
+                        renewal_check_seconds=1e-6)) as ledger:
         renewed = ledger.renew_if_due()
         assert renewed is not None and renewed.records == 1
+        with ledger.store.transaction() as tx:
+            assert tx.open_renewal() is None and tx.renewals_done() == 1
 
 
 def test_a_second_token_for_the_same_checkpoint_and_tsa_is_dropped(settings: Settings) -> None:

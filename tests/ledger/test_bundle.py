@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from api.cli import cli
+from api.cli.main import cli
 from ledger.config import Settings
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from ledger.service import Command, Ledger
 from tests.bundles import Scene, roots_der, signed_record
 from tests.conftest import Clock, database_url

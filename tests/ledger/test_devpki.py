@@ -31,8 +31,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from api.cli_devpki import dev_pki
-from ledger.devpki import DevPki, DevPkiError, blank_pdf, sign_cms, sign_pdf
+from api.cli.devpki import dev_pki
+from ledger.dev.pki import DevPki, DevPkiError, blank_pdf, sign_cms, sign_pdf
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 DATA = b"Ho so luu tru so 0001/2026\n" * 40

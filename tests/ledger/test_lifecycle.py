@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import DomainError
 from ledger.config import Settings
-from ledger.devpki import DevPki
+from ledger.dev.pki import DevPki
 from ledger.service import Command, Ledger
 from tests.conftest import Clock
 from tests.ledger.builders import AGENCY, ARCHIVE, OTHER_AGENCY, create

@@ -11,7 +11,7 @@ from asn1crypto import crl
 
 from domain.errors import DomainError
 from ledger.config import Settings
-from ledger.devpki import DevPki, sign_cms
+from ledger.dev.pki import DevPki, sign_cms
 from ledger.service import Ledger
 from tests.conftest import Clock
 from tests.ledger.builders import AGENCY, create

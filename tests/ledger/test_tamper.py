@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from ledger.config import Settings
-from ledger.logstore import Tx
 from ledger.service import Ledger
+from ledger.store.tables import Tx
 from tests.ledger.builders import AGENCY, create
 from verifiers.report import Verdict
 

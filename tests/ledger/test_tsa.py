@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from asn1crypto import tsp
 
-from ledger.timestamp_client import TimestampError, parse_response, request_token
-from ledger.tsa import TimeStampAuthority, TsaIdentity, load_or_create, serve
+from ledger.dev.tsa import TimeStampAuthority, TsaIdentity, load_or_create, serve
+from ledger.longterm.tsa_client import TimestampError, parse_response, request_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

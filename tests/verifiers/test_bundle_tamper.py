@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ledger.bundle import blob_path, export
 from ledger.config import Database, Settings
-from ledger.devpki import DevPki, blank_pdf, sign_cms, sign_pdf
+from ledger.dev.pki import DevPki, blank_pdf, sign_cms, sign_pdf
 from ledger.service import Ledger
 from tests.bundles import roots_der, signed_record
 from tests.conftest import Clock

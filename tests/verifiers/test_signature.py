@@ -38,7 +38,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PageObject
 from pyhanko_certvalidator import registry
 
-from ledger.devpki import DevPki, blank_pdf, sign_cms, sign_pdf
+from ledger.dev.pki import DevPki, blank_pdf, sign_cms, sign_pdf
 from tests.pki import PKI_TIME, SIGNED_AT
 from verifiers.errors import MalformedError
 from verifiers.report import Verdict

@@ -1,0 +1,1 @@
+"""The `stele` command: one module per command group."""

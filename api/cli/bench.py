@@ -1,0 +1,39 @@
+"""`stele bench`: measured workloads (docs/performance.md)."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli.common import StoreOptions, emit, store_options
+
+
+@click.command()
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(1000))
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Records per save in the batched workload.")
+@click.option("--quick", is_flag=True, help="One round instead of three (a smoke run).")
+@click.option("--proof-leaves", default=0, type=click.IntRange(0), show_default=True,
+              help="Also time proofs on a synthetic tree of this many leaves (e.g. 1000000).")
+@click.option("--http", "http_seconds", default=0.0, type=click.FloatRange(0),
+              help="Instead: run the HTTP workloads (8 clients) for this many seconds each.")
+@click.option("--signatures", default=0, type=click.IntRange(0), show_default=True,
+              help="Instead: time N sign events per format against pyHanko alone, signing "
+                   "throughput with 1 and 2 workers, and `stele verify` of a typical bundle.")
+@store_options
+def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int,
+          http_seconds: float, signatures: int) -> None:
+    """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    if signatures:
+        from ledger.bench.signatures import run_signature_bench
+
+        emit(run_signature_bench(store.settings(), signatures=signatures))
+        return
+    if http_seconds:
+        from ledger.bench.http import run_http_bench
+
+        emit(run_http_bench(store.settings(), seconds=http_seconds))
+        return
+    from ledger.bench.log import run_bench
+
+    emit(run_bench(store.settings(), events=events, batch=batch, quick=quick,
+                   proof_leaves=proof_leaves))

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): routes, dependencies, problem documents, the write path."""

@@ -1,0 +1,140 @@
+"""The HTTP API: FastAPI app factory, request logging, limits, error mapping, lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.http.openapi import complete
+from api.http.problems import (
+    domain_error,
+    http_error,
+    problem,
+    unexpected_error,
+    validation_error,
+)
+from api.http.routes import content, log, principals, records, trust, verify
+from api.http.worker import LogWorker
+from domain.errors import DomainError
+from ledger.config import Settings
+from ledger.service import Ledger
+from ledger.store.idempotency import Idempotency
+from verifiers.errors import VerificationError
+
+MAX_JSON_BYTES = 4 * 1024 * 1024  # a batch of 1,000 actions fits
+MAX_CONTENT_BYTES = 512 * 1024 * 1024
+
+
+def configure_logging() -> None:
+    """JSON lines on stdout: one per request, one per ledger write. Never a token or content."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    )
+
+
+def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
+    request_log = structlog.get_logger("stele.request")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger = Ledger(settings)
+        app.state.ledger = ledger
+        app.state.idempotency = Idempotency(ledger.store)
+        worker = LogWorker(settings) if background else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            # Graceful: requests have drained; integrate and checkpoint everything written.
+            if worker is not None:
+                worker.stop()
+            ledger.close()
+
+    app = FastAPI(title="Stele", version="0.1.0", lifespan=lifespan,
+                  description="Event-sourced records ledger with integrity proofs.")
+    app.state.max_content_bytes = int(os.environ.get("STELE_MAX_CONTENT_BYTES",
+                                                     MAX_CONTENT_BYTES))
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(VerificationError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+    @app.middleware("http")
+    async def request_context(request: Request,
+                              call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        limit = (app.state.max_content_bytes if request.url.path == "/v1/content"
+                 else MAX_JSON_BYTES)
+        if length is not None and length.isdigit() and int(length) > limit:
+            response: Response = problem(413, "too_large", f"request body over {limit} bytes")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # reached only if a handler's error escaped the handlers
+                response = problem(500, "internal", "internal error; see the server log",
+                                   request_id=request.state.request_id)
+        response.headers["X-Request-Id"] = request.state.request_id
+        route = request.scope.get("route")
+        request_log.info(
+            "request", request_id=request.state.request_id, method=request.method,
+            route=getattr(route, "path", request.url.path), status=response.status_code,
+            principal=getattr(request.state, "principal", None),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers")
+    def readyz(request: Request) -> Response:
+        try:
+            size = request.app.state.ledger.size()
+        except Exception as exc:
+            return problem(503, "not_ready", f"database unavailable: {type(exc).__name__}")
+        return Response(f'{{"status":"ready","tree_size":{size}}}',
+                        media_type="application/json")
+
+    for router in (records.router, content.router, log.router, verify.router,
+                   principals.router, trust.router):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For uvicorn --factory (several workers): settings from the environment."""
+    configure_logging()
+    return create_app(Settings.from_env())

@@ -1,0 +1,68 @@
+"""The OpenAPI description, completed with what FastAPI cannot infer: the bearer scheme, which
+operations are public, and the RFC 9457 problem answers each operation gives."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from api.http.problems import PROBLEM
+from ledger.access.policy import PUBLIC
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable error code, e.g. not_custodian"},
+        "detail": {"type": "string"},
+        "evidence": {"type": "object"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}}},
+        "request_id": {"type": ["string", "null"]},
+    },
+}
+
+
+def problem_statuses(method: str, path: str) -> set[int]:
+    """The problem answers an operation gives besides success and 500."""
+    found: set[int] = set()
+    if (method, path) not in PUBLIC:
+        found |= {401, 403}
+    if method == "POST":
+        found |= {400, 413, 422}  # an unparseable body, too large, malformed
+    if (method, path) in {("GET", "/v1/principals"), ("GET", "/healthz"), ("GET", "/readyz"),
+                          ("GET", "/v1/log/key"), ("GET", "/v1/log/status")}:
+        return found | ({503} if path == "/readyz" else set())
+    found.add(422)
+    if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
+                        "/v1/principals/", "/v1/trust/anchors/")) or (
+            path == "/v1/log/checkpoint"):
+        found.add(404)
+    if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
+                                             "/v1/trust/"))) or path.endswith("/evidence"):
+        found.add(409)
+    if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
+        found.add(400)
+    return found
+
+
+def complete(spec: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(spec)
+    components = out.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
+                                                "description": "A principal's token (stl_...)"}}
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in out["paths"].items():
+        for method, operation in operations.items():
+            if (method.upper(), path) not in PUBLIC:
+                operation["security"] = [{"bearer": []}]
+            for status in sorted(problem_statuses(method.upper(), path)):
+                operation["responses"][str(status)] = {
+                    "description": "RFC 9457 problem details",
+                    "content": {PROBLEM: {"schema": ref}}}
+    # FastAPI's own validation schemas are replaced by Problem above.
+    for name in ("HTTPValidationError", "ValidationError"):
+        components["schemas"].pop(name, None)
+    return out

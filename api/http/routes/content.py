@@ -1,0 +1,65 @@
+"""Documents by digest: streamed upload (size-limited, digest checked on arrival), download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import FileResponse
+
+from api.http.deps import CurrentPrincipal, LedgerDep
+from api.http.problems import ApiError
+from domain.metadata import check_digest
+from ledger.access.policy import UPLOAD, allow
+
+router = APIRouter(prefix="/v1/content", tags=["content"])
+
+
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.post("", status_code=201, summary="Upload a document; answers its digest",
+             openapi_extra={"requestBody": {"required": True, "content": _BINARY}})
+async def upload(
+    request: Request, principal: CurrentPrincipal, ledger: LedgerDep,
+    content_digest: Annotated[str | None, Header(
+        alias="X-Content-Digest", description="sha-256:<hex>: refuse the upload if it differs")
+    ] = None,
+) -> dict[str, object]:
+    allow(principal, UPLOAD, "upload content")
+    if content_digest is not None:
+        check_digest(content_digest, "X-Content-Digest")
+    limit: int = request.app.state.max_content_bytes
+    hasher, size = hashlib.sha256(), 0
+    fd, tmp = tempfile.mkstemp(dir=ledger.content.root, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError("too_large", f"content is limited to {limit} bytes",
+                                   limit=limit)
+                hasher.update(chunk)
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = "sha-256:" + hasher.hexdigest()
+        if content_digest is not None and content_digest != digest:
+            raise ApiError("digest_mismatch", "the bytes received have another digest",
+                           expected=content_digest, found=digest)
+        ledger.content.adopt(tmp, digest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {"digest": digest, "size": size}
+
+
+@router.get("/{digest}", summary="Download a document by digest", response_class=FileResponse,
+            responses={200: {"content": _BINARY}})
+def download(digest: str, principal: CurrentPrincipal, ledger: LedgerDep) -> FileResponse:
+    check_digest(digest, "digest")
+    path = ledger.content_for(principal, digest)
+    return FileResponse(path, media_type="application/octet-stream")

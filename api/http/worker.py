@@ -1,0 +1,68 @@
+"""The log worker: integrates new events and cuts checkpoints; the one holding the anchoring
+lease also anchors them and renews evidence records. In the server's background, or alone
+(`stele worker`).
+
+It has its own Ledger (its own connections), so request handlers never wait on it. Several
+processes may each run one: the integrator's exclusive transaction serialises integration, and
+the lease makes one of them at a time call the TSAs (another takes over when it dies).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+
+from ledger.config import Settings
+from ledger.service import Ledger
+
+log = structlog.get_logger("stele.log")
+
+
+class LogWorker:
+    def __init__(self, settings: Settings, period: float = 0.1) -> None:
+        self.settings = settings
+        self.period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stele-log", daemon=True)
+        self.ledger = Ledger(settings)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _step(self) -> None:
+        done = self.ledger.integrate()
+        if done.count:
+            log.info("log.integrated", first_leaf=done.first, count=done.count)
+        cp = self.ledger.checkpoint()
+        if cp is not None:
+            log.info("log.checkpoint", size=cp.size)
+        # A TSA that is down only leaves a backlog; without the lease, nothing to do here.
+        for anchored in self.ledger.anchor(leased=True):
+            log.info("log.anchored", size=anchored.size, tsa=anchored.tsa)
+        renewed = self.ledger.renew_if_due()
+        if renewed is not None:
+            log.info("log.renewed", kind=renewed.kind, records=renewed.records, tsa=renewed.tsa)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._step()
+            except Exception as exc:  # keep serving; the next step retries
+                log.error("log.worker_error", error=f"{type(exc).__name__}: {exc}")
+            self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        """Finish the step under way, then integrate and checkpoint what is left."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        try:
+            self.ledger.sync(anchor=False)
+            if self.ledger.lease.hold():  # the holder anchors what is left, then hands over
+                self.ledger.anchor(leased=True)
+                self.ledger.sync(anchor=False)
+                self.ledger.lease.release()
+        finally:
+            self.ledger.close()

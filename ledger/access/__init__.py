@@ -1,0 +1,1 @@
+"""Who may do what: principals and their tokens, roles per action, reading rules."""

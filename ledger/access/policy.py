@@ -1,0 +1,93 @@
+"""Who may do what: roles per action and per read. Custody (which agency may act on which
+record) is the domain's rule; roles are checked here, before the domain sees a command."""
+
+from __future__ import annotations
+
+from domain.errors import InvalidInputError
+from ledger.access.principals import ROLES, Principal
+from ledger.errors import ForbiddenError
+
+WRITERS = frozenset({"agency", "archivist"})
+
+# Operations anyone may call, without a token: transparency (checkpoints, key, proofs) and the
+# inspectors' document check.
+PUBLIC = frozenset({
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
+    ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
+})
+MAX_INDEX = 2**63 - 1  # leaf indexes, sizes and cursors are BIGINT
+
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "record.create": WRITERS,
+    "record.sign": WRITERS,
+    "record.file": WRITERS,
+    "dossier.open": WRITERS,
+    "dossier.close": WRITERS,
+    "record.transfer.initiate": WRITERS,
+    "record.transfer.receive": WRITERS,
+    "record.transfer.reject": WRITERS,
+    "record.access.change": WRITERS,
+    "record.appraise": WRITERS,
+    "record.hold.place": frozenset({"inspector", "archivist"}),
+    "record.hold.release": frozenset({"inspector", "archivist"}),
+    "record.destruction.approve": WRITERS,
+    "record.destruction.execute": WRITERS,
+    # The Government Cipher Committee decides which roots are trusted (DOMAIN.md).
+    "trust.register": frozenset({"committee"}),
+    "trust.suspend": frozenset({"committee"}),
+    "trust.reinstate": frozenset({"committee"}),
+    "trust.retire": frozenset({"committee"}),
+}
+
+# Reading records and their content: auditors read everything; agencies and archives read the
+# records they registered or hold.
+READ_ALL = frozenset({"auditor"})
+READ_OWN = WRITERS
+LOG_LEAVES = frozenset({"auditor"})  # leaves carry record metadata
+UPLOAD = WRITERS
+ADMIN = frozenset({"admin"})
+# Evidence bundles: auditors and inspectors (courts) for any record; agencies and archives for
+# theirs.
+EVIDENCE_READERS = READ_ALL | READ_OWN | frozenset({"inspector"})
+TRUST_READERS = frozenset(ROLES)  # the registry is no secret: any principal reads it
+
+
+def allow(principal: Principal, roles: frozenset[str], what: str) -> None:
+    """Refuse unless the principal's role is one of `roles`."""
+    if principal.role not in roles:
+        raise ForbiddenError(f"role {principal.role!r} may not {what}", allowed=sorted(roles))
+
+
+def check_action(principal: Principal, action: str) -> None:
+    roles = ACTION_ROLES.get(action)
+    if roles is None:
+        raise InvalidInputError(f"unknown action {action!r}", known=sorted(ACTION_ROLES))
+    allow(principal, roles, action)
+
+
+def may_read(principal: Principal, creator: str, custodian: str) -> bool:
+    """A record is read by auditors, and by the agency that registered or holds it."""
+    return principal.role in READ_ALL or (
+        principal.role in READ_OWN and principal.agency in (creator, custodian))
+
+
+def may_read_evidence(principal: Principal, creator: str, custodian: str) -> bool:
+    """Evidence (and the leaves in it): readers of the record, and inspectors (courts)."""
+    return principal.role in EVIDENCE_READERS and (
+        principal.role not in READ_OWN or principal.agency in (creator, custodian))
+
+
+def check_read(principal: Principal, creator: str, custodian: str) -> None:
+    if not may_read(principal, creator, custodian):
+        raise ForbiddenError("this record is not your agency's", role=principal.role)
+
+
+def listed_agency(principal: Principal, agency: str | None) -> str | None:
+    """Which agency's records a listing may show: any for auditors, one's own otherwise."""
+    if principal.role in READ_ALL:
+        return agency
+    allow(principal, READ_OWN, "list records")
+    if agency not in (None, principal.agency):
+        raise ForbiddenError("you may list only your agency's records")
+    return principal.agency

@@ -1,0 +1,1 @@
+"""`stele bench`: measured workloads, each against a baseline in the same run."""

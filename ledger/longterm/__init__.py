@@ -1,0 +1,1 @@
+"""Long-term proof: RFC 3161 anchoring of checkpoints, the TSA client, RFC 4998 renewal."""

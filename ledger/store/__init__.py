@@ -1,0 +1,1 @@
+"""Events, their mapping, the log's tables, content and idempotency keys: all the ledger keeps."""

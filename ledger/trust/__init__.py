@@ -1,0 +1,1 @@
+"""Trust anchors (the registry of roots) and the intake of digital signatures."""
