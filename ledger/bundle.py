@@ -17,7 +17,7 @@ import json
 import zipfile
 from typing import Any
 
-from ledger.errors import NotAnchoredError
+from ledger.errors import CorruptStoreError, NotAnchoredError
 from ledger.log.tree import inclusion_proof
 from ledger.service import Ledger
 from ledger.store.tables import Tx
@@ -61,12 +61,12 @@ class _Zip:
 def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
     """The evidence bundle of `record` (a record or dossier id). Every event must be under an
     anchored checkpoint: run `ledger.sync()` first (the CLI does)."""
-    described = ledger.describe(record)
-    history = ledger.history(record)
-    indexes = ledger.leaf_indexes(record)
+    described = ledger.describe(record)  # one version of the record, whatever is written now
+    history = ledger.history(record)[:len(described["events"])]
+    indexes = [e["leaf_index"] for e in described["events"]]
     out = _Zip()
     events, checkpoints = [], {}
-    with ledger.store.transaction() as tx:
+    with ledger.store.transaction(snapshot=True) as tx:  # proofs and checkpoints of one state
         for version, (event, index) in enumerate(zip(history, indexes, strict=True), start=1):
             if index is None:
                 raise NotAnchoredError("an event is not yet in the log; integrate first",
@@ -115,7 +115,8 @@ def _anchored_checkpoint(tx: Tx, index: int) -> int:
 
 def _checkpoint(tx: Tx, out: _Zip, size: int) -> dict[str, Any]:
     row = tx.checkpoint(size)
-    assert row is not None  # a timestamp exists only for a stored checkpoint
+    if row is None:  # a timestamp exists only for a stored checkpoint
+        raise CorruptStoreError("a timestamped checkpoint is missing", size=size)
     note = out.add(f"checkpoints/{size}.note", row[2].encode("utf-8"), "checkpoint")
     anchors = []
     for k, (tsa, token, record) in enumerate(tx.anchored(size)):

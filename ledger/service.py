@@ -497,9 +497,13 @@ class Ledger:
         current = uow.load(rid)
         if current is None:
             raise RecordNotFoundError("no record with that id", record=str(rid))
-        indexes = self.leaf_indexes(rid)
+        # Events are only ever appended: read after the state, the history and the leaf
+        # indexes hold at least its events; later ones (a write meanwhile) are left out, so the
+        # state and the chain shown are one version.
+        history = self.history(rid)[:current.version]
+        indexes = self.leaf_indexes(rid)[:current.version]
         events = []
-        for i, raw in enumerate(self.history(rid)):
+        for i, raw in enumerate(history):
             event = json.loads(raw)
             events.append({"version": i + 1, "hash": b64(event_hash(raw)),
                            "leaf_index": indexes[i],

@@ -28,7 +28,7 @@ def audit(
     at: datetime | None = None,
     saved_checkpoint: str | None = None,
 ) -> Report:
-    with store.transaction() as tx:
+    with store.transaction(snapshot=True) as tx:  # head, checkpoints and counts of one state
         size, cursor = tx.head()
         checkpoints = [StoredCheckpoint(s, r, n) for s, r, n, _ in tx.checkpoints()]
         events = tx.event_count()
@@ -66,7 +66,7 @@ def audit(
 def _evidence(store: LogStore, roots: Sequence[bytes], at: datetime) -> list[Check]:
     """One check per evidence record: bound to its checkpoint note, every archive timestamp
     valid when the next was made, the newest valid at `at`."""
-    with store.transaction() as tx:
+    with store.transaction(snapshot=True) as tx:
         records = tx.evidence_records()
         notes = {size: row[2] for size in {s for s, _, _ in records}
                  if (row := tx.checkpoint(size)) is not None}
