@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ledger.dev.pki import DevPki
@@ -254,3 +255,39 @@ def test_evidence_bundle_over_http_verifies_offline(api: Api, dev_pki: DevPki,
     assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
     other = api.client.get(f"/v1/records/{rid}/evidence", headers=api.headers("other"))
     assert other.status_code == 403
+
+
+def test_a_claim_is_kept_alive_while_its_request_runs(api: Api,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request slower than the stale period keeps its claim: a retry meanwhile is told to
+    wait, never run a second time; once the first answers, the retry replays its answer."""
+    import threading
+    import time
+    from datetime import timedelta
+
+    rid = api.create()
+    idem = api.client.app.state.idempotency  # type: ignore[attr-defined]
+    monkeypatch.setattr(idem, "stale", timedelta(seconds=0.4))
+    execute = api.ledger.execute
+    started = threading.Event()
+
+    def slow(*args: object, **kwargs: object) -> object:
+        started.set()
+        time.sleep(1.5)  # well past the stale period
+        return execute(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api.ledger, "execute", slow)
+    body = {"hold": "H", "reason": "r"}
+    first: list[object] = []
+    thread = threading.Thread(target=lambda: first.append(api.post(
+        f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "slow"})))
+    thread.start()
+    assert started.wait(10)
+    time.sleep(0.8)
+    busy = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "slow"})
+    assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
+    thread.join(30)
+    replayed = api.post(f"/v1/records/{rid}/holds", "inspector", body,
+                        **{"Idempotency-Key": "slow"})
+    assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert len(api.ledger.history(rid)) == 2  # created, one hold
