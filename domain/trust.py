@@ -11,7 +11,7 @@ anchor as it stood at `known_at`, for a signature made at `signing_time`.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -164,20 +164,38 @@ class TrustAnchor(ChainedAggregate):
 
     def in_force(self, signing_time: datetime, known_at: datetime) -> str | None:
         """None if the anchor vouches, at `known_at`, for a signature (or token) made at
-        `signing_time`; otherwise why not."""
+        `signing_time`; otherwise why not. The one vouching rule: `window` is its other form."""
         status = self.status_at(known_at)
         if status is None:
             return "not registered at that time"
         if status == "suspended":
             return "suspended"
-        if status == "retired":
-            retired_at = next(_time(at, "at") for at, s in self.transitions if s == "retired")
-            if signing_time >= retired_at:
-                return "retired before the signature was made"
+        retired_at = self._retired_at(known_at)
+        if retired_at is not None and signing_time >= retired_at:
+            return "retired before the signature was made"
         if not (_time(self.not_before, "not_before") <= signing_time
                 <= _time(self.not_after, "not_after")):
             return "the signature was made outside the anchor's window"
         return None
+
+    def window(self, known_at: datetime) -> tuple[datetime, datetime] | None:
+        """As known at `known_at`: the times [start, end] of what this anchor vouches for
+        (made within its window and before its retirement), or None if it vouches for nothing
+        (not registered yet, or suspended). `in_force(t, known_at)` is None exactly when
+        the window holds t (a retirement ends the window just before its own time)."""
+        status = self.status_at(known_at)
+        if status is None or status == "suspended":
+            return None
+        end = _time(self.not_after, "not_after")
+        retired_at = self._retired_at(known_at)
+        if retired_at is not None:
+            end = min(end, retired_at - timedelta(microseconds=1))
+        return _time(self.not_before, "not_before"), end
+
+    def _retired_at(self, known_at: datetime) -> datetime | None:
+        if self.status_at(known_at) != "retired":
+            return None
+        return next(_time(at, "at") for at, s in self.transitions if s == "retired")
 
     def summary(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "subject": self.subject, "pki": self.pki,

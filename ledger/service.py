@@ -61,6 +61,7 @@ from verifiers.canonical import b64, event_hash
 from verifiers.certs import fingerprint
 from verifiers.note import parse_verifier_key
 from verifiers.report import Report
+from verifiers.timestamp import TrustedRoot
 
 
 @dataclass(frozen=True)
@@ -665,21 +666,20 @@ class Ledger:
                      progress, tsa_roots=self.audit_tsa_roots(),
                      at=at or self.clock(), saved_checkpoint=saved_checkpoint)
 
-    def audit_tsa_roots(self) -> list[bytes]:
-        """The roots the audit checks stored timestamps against: the configured ones and
-        every registered time-stamping anchor not suspended (a retired one still vouches for
-        the tokens made before it retired; a suspended one for nothing)."""
+    def audit_tsa_roots(self) -> list[bytes | TrustedRoot]:
+        """The roots the audit checks stored timestamps against: the configured ones (the
+        registry's window instead, for those also registered), and every registered time-stamping anchor for the
+        tokens made while it was in force (a retired one still vouches for the tokens made
+        before it retired; a suspended one for nothing)."""
         now = self.clock()
-        anchors = self.trust.anchors("timestamping")
-        suspended = {a.fingerprint for a in anchors if a.status_at(now) == "suspended"}
-        registered = [base64.b64decode(a.certificate) for a in anchors
-                      if a.fingerprint not in suspended]
+        registered = self.trust.vouching("timestamping", now)
         try:
             configured = list(self.anchorer.policy.trust_roots)
         except ConfigError:  # no TSA configured here: the registry's anchors alone
             configured = []
-        return [r for r in dict.fromkeys([*configured, *registered])
-                if fingerprint(r) not in suspended]
+        known = {fingerprint(r.der) for r in registered}
+        return [*registered, *(r for r in dict.fromkeys(configured)
+                              if fingerprint(r) not in known)]
 
     def root(self, size: int | None = None) -> bytes:
         with self.store.transaction() as tx:

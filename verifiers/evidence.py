@@ -18,14 +18,14 @@ from datetime import datetime
 from verifiers.errors import VerificationError
 from verifiers.ers import verify_binding
 from verifiers.report import Check, Report, Verdict
-from verifiers.timestamp import Revocation, verify_timestamp
+from verifiers.timestamp import Revocation, TrustedRoot, verify_timestamp
 
 
 def verify_evidence_record(
     er_der: bytes,
     *,
     data: bytes,
-    trust_roots: Sequence[bytes],
+    trust_roots: Sequence[bytes | TrustedRoot],
     at: datetime,
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),

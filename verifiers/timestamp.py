@@ -94,6 +94,7 @@ __all__ = [
     "TimestampImprintError",
     "TimestampToken",
     "TokenFacts",
+    "TrustedRoot",
     "TsaChainInvalidError",
     "TsaExpiredError",
     "TsaNotYetValidError",
@@ -1014,10 +1015,34 @@ def _chain_inputs(
     )
 
 
+@dataclass(frozen=True)
+class TrustedRoot:
+    """A root trusted only for what was made within [valid_from, valid_until] (aware times;
+    None: unbounded). A trust anchor that was retired, or whose window ended, still vouches
+    for tokens made while it was in force, and for nothing after. A plain DER root (bytes) is
+    trusted for any time."""
+
+    der: bytes
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+    def vouches_for(self, made_at: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= made_at) and (
+            self.valid_until is None or made_at <= self.valid_until)
+
+
+def roots_for(trust_roots: Sequence[bytes | TrustedRoot], made_at: datetime) -> list[bytes]:
+    """The DER of the roots that vouch for something made at `made_at`."""
+    if isinstance(trust_roots, bytes | str):
+        raise MalformedError("trust_roots must be a sequence of roots")
+    return [r.der if isinstance(r, TrustedRoot) else r for r in trust_roots
+            if not isinstance(r, TrustedRoot) or r.vouches_for(made_at)]
+
+
 def validate_tsa_chain(
     facts: TokenFacts,
     *,
-    trust_roots: Sequence[bytes],
+    trust_roots: Sequence[bytes | TrustedRoot],
     at: datetime,
     other_certs: Sequence[bytes] = (),
     crls: Sequence[bytes] = (),
@@ -1041,7 +1066,8 @@ def validate_tsa_chain(
     subindication is in the evidence. Raises MalformedError for inputs that do not parse."""
     if not isinstance(facts, TokenFacts):
         raise MalformedError("facts must be the TokenFacts of check_token")
-    inputs = _chain_inputs(trust_roots, at, other_certs, crls, ocsps, revocation)
+    inputs = _chain_inputs(roots_for(trust_roots, facts.gen_time), at, other_certs, crls,
+                           ocsps, revocation)
     return _validate_chain(facts, inputs)
 
 
@@ -1151,7 +1177,7 @@ def verify_timestamp(
     *,
     data_digest: bytes,
     hash_alg: str,
-    trust_roots: Sequence[bytes],
+    trust_roots: Sequence[bytes | TrustedRoot],
     at: datetime,
     nonce: int | None = None,
     other_certs: Sequence[bytes] = (),
@@ -1168,7 +1194,8 @@ def verify_timestamp(
     or now); it is not compared with genTime here, a TSA clock a little ahead of ours is
     not a forgery."""
     token, alg, digest, nonce = _prepare(token_der, data_digest, hash_alg, nonce)
-    inputs = _chain_inputs(trust_roots, at, other_certs, crls, ocsps, revocation)
+    inputs = _chain_inputs(roots_for(trust_roots, token.gen_time), at, other_certs, crls,
+                           ocsps, revocation)
     steps, cert = _steps(token, alg, digest, nonce)
     checks: list[Check] = []
     signer_missing = False

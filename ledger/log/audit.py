@@ -16,6 +16,7 @@ from verifiers.log_audit import StoredCheckpoint, audit_log
 from verifiers.merkle import verify_consistency
 from verifiers.note import VerifierKey, open_note, parse_checkpoint
 from verifiers.report import Check, Report, Verdict
+from verifiers.timestamp import TrustedRoot
 
 
 def audit(
@@ -24,7 +25,7 @@ def audit(
     origin: str,
     progress: Callable[[int], None] | None = None,
     *,
-    tsa_roots: Sequence[bytes] = (),
+    tsa_roots: Sequence[bytes | TrustedRoot] = (),
     at: datetime | None = None,
     saved_checkpoint: str | None = None,
 ) -> Report:
@@ -63,7 +64,7 @@ def audit(
     return Report(checks=(*report.checks, coverage, *extra), summary=summary)
 
 
-def _evidence(store: LogStore, roots: Sequence[bytes], at: datetime) -> list[Check]:
+def _evidence(store: LogStore, roots: Sequence[bytes | TrustedRoot], at: datetime) -> list[Check]:
     """One check per evidence record: bound to its checkpoint note, every archive timestamp
     valid when the next was made, the newest valid at `at`."""
     with store.transaction(snapshot=True) as tx:

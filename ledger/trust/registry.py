@@ -14,6 +14,7 @@ from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
 from ledger.errors import NotFoundError
 from ledger.store.application import RecordsApplication
 from ledger.store.tables import LogStore
+from verifiers.timestamp import TrustedRoot
 
 
 class AnchorNotFoundError(NotFoundError):
@@ -45,6 +46,17 @@ class TrustRegistry:
                 continue
         return sorted((a for a in found if purpose is None or purpose in a.purposes),
                       key=lambda a: (a.registered_at, a.fingerprint))
+
+    def vouching(self, purpose: str, known_at: datetime) -> list[TrustedRoot]:
+        """The roots of `purpose`, as known at `known_at`, each with the window of what it
+        vouches for (a retired anchor, for what was made before it retired; a suspended
+        one, for nothing): the registry's one answer to "which anchors vouch for this"."""
+        found = []
+        for anchor in self.anchors(purpose):
+            window = anchor.window(known_at)
+            if window is not None:
+                found.append(TrustedRoot(base64.b64decode(anchor.certificate), *window))
+        return found
 
     def tsa_roots(self, now: datetime) -> tuple[list[bytes], set[str]]:
         """For new timestamps, from one read of the registry: DER of the time-stamping

@@ -76,3 +76,34 @@ def test_a_suspended_tsa_anchor_vouches_for_nothing_until_reinstated(
     ledger.do(COMMITTEE, "trust.reinstate", anchor=bcy, reason="compromise ruled out")
     ledger.sync()
     assert ledger.audit().bottom_line is Verdict.PASSED
+
+
+def test_a_retired_tsa_anchor_vouches_only_for_tokens_made_before_it_retired(
+        ledger: Ledger, clock: Clock, dev_pki: DevPki) -> None:
+    """The audit applies the registry's windows per token: a token the first TSA made after
+    its root retired (stored by a bug, or by someone with the database) is not vouched for,
+    while the tokens it made before still are."""
+    from ledger.longterm.anchoring import note_digest
+    from ledger.longterm.tsa_client import request_token
+    from verifiers.ers import new_evidence_record
+
+    first = dev_tsa(dev_pki, "tsa", clock)
+    _, bcy = register_roots(ledger, dev_pki)
+    ledger.set_anchor_policy(AnchorPolicy([first], 1, []))
+    create(ledger, 1)
+    ledger.sync()
+    clock.advance(days=1)
+    ledger.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
+    ledger.sync(anchor=False)
+    assert ledger.audit().bottom_line is Verdict.PASSED  # made before: still vouched for
+    clock.advance(hours=1)
+    latest = ledger.checkpointer.latest()
+    assert latest is not None
+    late = request_token(first, note_digest(latest.note)).der  # made after the retirement
+    with ledger.store.transaction() as tx:
+        tx.add_timestamp(latest.size, "late-tsa", late, clock().isoformat(),
+                         new_evidence_record(None, late, "sha256"), clock().isoformat(),
+                         "2099-01-01T00:00:00Z")
+    report = ledger.audit()
+    failed = {c.name: c.code for c in report.failures}
+    assert failed == {f"evidence[{latest.size}:late-tsa]": "tsa_untrusted"}, failed
