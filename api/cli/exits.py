@@ -32,7 +32,7 @@ _VERDICT = {Verdict.PASSED: EXIT_OK, Verdict.FAILED: EXIT_FAILED,
             Verdict.INDETERMINATE: EXIT_INDETERMINATE}
 # Coded errors that mean "what you gave is wrong", not "the ledger refused".
 _INPUT_CODES = frozenset({"invalid_input", "malformed", "bad_config", "development_trust",
-                          "out_of_range", "too_large"})
+                          "out_of_range", "no_checkpoint", "too_large"})
 
 
 def exit_for(verdict: Verdict) -> int:

@@ -158,3 +158,6 @@ def _register_actions() -> None:
                 parent.add_command(groups[key])
             parent = groups[key]
         parent.add_command(_action_command(action))
+
+
+_register_actions()

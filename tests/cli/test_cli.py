@@ -143,15 +143,46 @@ def test_record_actions_from_the_command_line(stele: Stele, tmp_path: Path) -> N
 def test_bad_input_is_one_clear_line(stele: Stele, args: tuple[str, ...], code: str) -> None:
     stele.run("demo", "--records", "1")
     done = stele.run(*args, ok=False)
-    assert done.returncode == 1
+    assert done.returncode == 3  # usage or input error (docs/cli.md)
     assert done.stderr.startswith(f"error: {code}:"), done.stderr
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     stele = Stele(tmp_path, None)
     done = stele.run("log", "status", "--db", "postgresql://nobody@127.0.0.1:1/none", ok=False)
-    assert done.returncode == 1
+    assert done.returncode == 3
     assert done.stderr.startswith("error: database:"), done.stderr
+
+
+@pytest.mark.parametrize(("args", "status"), [
+    (("log", "prove"), 3),  # a required option missing: click's usage error, as ours
+    (("record", "create", "--metadata", "nowhere.json"), 3),
+    (("no-such-command",), 3),
+    (("demo", "--records", "0"), 3),
+])
+def test_usage_errors_exit_3(tmp_path: Path, args: tuple[str, ...], status: int) -> None:
+    done = Stele(tmp_path, None).run(*args, ok=False)
+    assert done.returncode == status, done.stderr
+    assert done.stderr.strip(), "a usage error says what is wrong"
+
+
+def test_demo_and_serve_refuse_development_trust_outside_dev(tmp_path: Path) -> None:
+    stele = Stele(tmp_path, None)
+    stele.env.pop("STELE_ENV")
+    demo = stele.run("demo", "--records", "1", ok=False)
+    assert demo.returncode == 3 and demo.stderr.startswith("error: development_trust:")
+    serve = stele.run("serve", "--port", "1", ok=False)
+    assert serve.returncode == 3 and "STELE_TSA_URLS" in serve.stderr, serve.stderr
+
+
+def test_audit_outside_dev_cannot_vouch_for_the_development_tsa(stele: Stele) -> None:
+    """Production trusts no development root: the dev demo's timestamps are INDETERMINATE
+    there (exit 2), not FAILED, and not PASSED."""
+    stele.run("demo", "--records", "1")
+    stele.env.pop("STELE_ENV")
+    done = stele.run("audit", ok=False)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    assert "tsa_untrusted" in done.stdout
 
 
 def test_audit_fails_loudly_after_tampering(stele: Stele) -> None:
