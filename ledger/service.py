@@ -668,9 +668,9 @@ class Ledger:
 
     def audit_tsa_roots(self) -> list[bytes | TrustedRoot]:
         """The roots the audit checks stored timestamps against: the configured ones (the
-        registry's window instead, for those also registered), and every registered time-stamping anchor for the
-        tokens made while it was in force (a retired one still vouches for the tokens made
-        before it retired; a suspended one for nothing)."""
+        registry's window instead, for those also registered), and every registered
+        time-stamping anchor for the tokens made while it was in force (a retired one still
+        vouches for the tokens made before it retired; a suspended one for nothing)."""
         now = self.clock()
         registered = self.trust.vouching("timestamping", now)
         try:
