@@ -13,9 +13,9 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.envelope import envelope
-from domain.errors import ChainBrokenError, InvalidInputError
+from domain.errors import InvalidInputError
 from verifiers.canonical import b64, canonical_bytes, event_hash
-from verifiers.errors import VerificationError
+from verifiers.errors import ChainError, VerificationError
 
 # Attributes of an eventsourcing event that the envelope carries outside `data`.
 _ENVELOPE_ATTRS = frozenset(
@@ -77,7 +77,7 @@ class ChainedAggregate(Aggregate):
                 ) from None
             expected = aggregate.head if aggregate is not None else None
             if self.prev != expected:
-                raise ChainBrokenError(
+                raise ChainError(
                     "event does not link to the previous event",
                     record=str(self.originator_id),
                     version=self.originator_version,

@@ -74,9 +74,6 @@ DestructionNotApprovedError = _error(
     "destruction_not_approved",
     "Destruction is executed only after a destruction decision.",
 )
-ChainBrokenError = _error(
-    "ChainBrokenError", "chain_broken", "A stored event does not link to its predecessor."
-)
 CommitteeOnlyError = _error(
     "CommitteeOnlyError", "committee_only",
     "Only the Government Cipher Committee's principals decide which roots are trusted.",

@@ -8,9 +8,9 @@ from datetime import date
 from typing import Any
 
 from domain.errors import InvalidInputError
+from verifiers.digest import is_digest
 
 AGENCY_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")  # 13 characters, e.g. 000.00.00.G01
-DIGEST = re.compile(r"^sha-256:[0-9a-f]{64}$")
 ACCESS_LEVELS = ("open", "conditional", "classified")
 RELIABILITY = ("born_digital", "digitized", "mixed")
 RETENTION_YEARS = (10, 20, 30, 50, 70)
@@ -30,7 +30,7 @@ def check_agency_code(value: Any, field: str = "agency") -> str:
 
 
 def check_digest(value: Any, field: str = "digest") -> str:
-    if not isinstance(value, str) or not DIGEST.match(value):
+    if not is_digest(value):
         raise InvalidInputError(
             f"{field} must be 'sha-256:' followed by 64 lowercase hex digits",
             field=field,

@@ -15,7 +15,6 @@ from domain.chained import ChainedAggregate, aggregate_id
 from domain.envelope import Actor
 from domain.metadata import (
     ACCESS_LEVELS,
-    DIGEST,
     PERMANENT,
     Retention,
     check_agency_code,
@@ -29,6 +28,7 @@ from domain.metadata import (
     retention_end,
 )
 from verifiers.canonical import canonical_bytes
+from verifiers.digest import is_digest
 
 VIETNAM = timezone(timedelta(hours=7))  # retention periods run on the legal calendar (UTC+7)
 RECORD_NAMESPACE = UUID("6f1c3a52-8f0e-5d0b-9a51-3b7a6f1e2c40")
@@ -360,8 +360,7 @@ class Record(ChainedAggregate):
         check_choice(validation.get("verdict"), "validation.verdict", VERDICTS)
         # The certificate chains to an anchor in force at signing time (the ledger checked
         # which; the event names it).
-        if not isinstance(validation.get("anchor"), str) or not DIGEST.match(
-                validation["anchor"]):
+        if not is_digest(validation.get("anchor")):
             raise errors.UntrustedSignerError(
                 "a signature is recorded only with the trust anchor that vouched for it",
                 anchor=validation.get("anchor"))

@@ -59,10 +59,6 @@ class CorruptStoreError(LedgerError):
     code = "corrupt_store"
 
 
-class DigestMismatchError(LedgerError):
-    code = "digest_mismatch"
-
-
 class IdempotencyKeyReusedError(LedgerError):
     """An Idempotency-Key sent again with another request."""
 

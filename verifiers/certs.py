@@ -8,13 +8,13 @@ are all looked up the same way.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asn1crypto import pem, x509
 
+from verifiers.digest import digest_of
 from verifiers.errors import MalformedError, guard_parse, require_bytes
 
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----")
@@ -39,7 +39,7 @@ class CertFacts:
 
 
 def fingerprint(der: bytes) -> str:
-    return "sha-256:" + hashlib.sha256(der).hexdigest()
+    return digest_of(der)
 
 
 def certificate_der(value: bytes | str) -> bytes:

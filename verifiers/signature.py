@@ -62,6 +62,7 @@ from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
 from verifiers.canonical import utc_iso
 from verifiers.certs import fingerprint
+from verifiers.digest import digest_of
 from verifiers.errors import MalformedError, guard_parse, require_bytes
 from verifiers.report import Verdict
 from verifiers.timestamp import run_sync
@@ -304,7 +305,7 @@ def _pades(pdf: bytes, field: str | None, roots: _Roots, at: datetime,
         result = with_time()
     claimed = guard_parse("PDF signing time (/M)", lambda: embedded.self_reported_timestamp)
     report = _report("pades", embedded.field_name, result, embedded.signed_data,
-                     "sha-256:" + hashlib.sha256(pdf).hexdigest(), at, knowledge, claimed, poe)
+                     digest_of(pdf), at, knowledge, claimed, poe)
     modified = guard_parse("PDF modification analysis", _modification, embedded)
     if modified is not None and report.verdict is not Verdict.FAILED:
         return dataclasses.replace(report, verdict=Verdict.FAILED,
@@ -388,7 +389,7 @@ def _cms_validated(signed_data: cms.SignedData, content: bytes, roots: _Roots, a
         signed_data, _spec(roots, knowledge, revocation, poe), _timing(at, poe),
         raw_digest=digest)))
     return _report("cms", None, result, signed_data,
-                   "sha-256:" + hashlib.sha256(content).hexdigest(), at, knowledge, poe=poe)
+                   digest_of(content), at, knowledge, poe=poe)
 
 
 def cms_covers(signature: bytes, content: bytes) -> bool:

@@ -58,6 +58,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ledger.dev.tsa import TimeStampAuthority, TsaIdentity
 from ledger.errors import LedgerError
+from verifiers.digest import Digest
 
 if TYPE_CHECKING:
     from domain.envelope import Actor
@@ -732,6 +733,6 @@ def register_roots(ledger: Ledger, pki: DevPki, committee: Actor) -> None:
     issues its TSAs), skipping those already registered: a demo's or a bench's set-up."""
     registered = {a.fingerprint for a in ledger.trust.anchors()}
     for name, root in pki.roots.items():
-        if "sha-256:" + _fingerprint(root) not in registered:
+        if Digest(root.fingerprint(hashes.SHA256())).format() not in registered:
             ledger.do(committee, "trust.register", pki=name, certificate=_pem(root).decode(),
                       purposes=["signing", "timestamping"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Protocol
 
 from asn1crypto import algos, cms, core, tsp, x509
 from cryptography import x509 as cx509
@@ -254,9 +255,14 @@ def _der_length(n: int) -> bytes:
     return bytes([0x80 | len(body)]) + body
 
 
-def serve(authority: TimeStampAuthority, host: str = "127.0.0.1",
+class Responder(Protocol):
+    def respond(self, request_der: bytes) -> bytes: ...
+
+
+def serve(authority: Responder, host: str = "127.0.0.1",
           port: int = 3161) -> ThreadingHTTPServer:
-    """An HTTP server for `authority` (RFC 3161 §3.4); call serve_forever() or shutdown()."""
+    """An HTTP server for `authority` (RFC 3161 §3.4), anything that answers a TimeStampReq
+    with a TimeStampResp; call serve_forever() or shutdown(). Port 0: any free port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

@@ -28,10 +28,11 @@ from domain.envelope import Actor
 from ledger.config import Settings
 from ledger.dev.tsa import LocalTsa, TimeStampAuthority, is_development_certificate, load_or_create
 from ledger.errors import ConfigError, LedgerError
-from ledger.longterm.tsa_client import HttpTsa, TimestampError, Tsa, request_token
+from ledger.longterm.tsa_client import HttpTsa, Tsa, TsaRequestError, request_token
 from ledger.store.tables import LogStore, Tx
 from verifiers.canonical import b64
 from verifiers.certs import fingerprint
+from verifiers.digest import Digest, digest_of
 from verifiers.errors import VerificationError
 from verifiers.ers import new_evidence_record, verify_binding
 from verifiers.report import Verdict
@@ -222,7 +223,7 @@ class Anchorer:
                 token = request_token(tsa, digest)
                 stamp = read_stamp(token.der)
                 self.check(stamp, digest)
-            except (TimestampError, VerificationError, LedgerError) as exc:
+            except (TsaRequestError, VerificationError, LedgerError) as exc:
                 log.warning("anchor.tsa_failed", size=size, tsa=tsa.url, error=str(exc))
                 continue
             gen_time = stamp.gen_time
@@ -269,8 +270,8 @@ class Anchorer:
             stamp = read_stamp(token)
             entry = LogAnchor.anchor(
                 actor=self.actor, at=self.clock(), origin=self.origin, size=size, root=b64(root),
-                note="sha-256:" + note_digest(note).hex(), tsa=tsa,
-                token="sha-256:" + hashlib.sha256(token).hexdigest(),
+                note=Digest(note_digest(note)).format(), tsa=tsa,
+                token=digest_of(token),
                 gen_time=stamp.gen_time.astimezone(UTC).isoformat(),
                 tsa_anchor=issuing_root(stamp, roots))
             # Saved before a crash but not marked: the store refuses it again; mark it now.

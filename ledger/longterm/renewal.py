@@ -26,9 +26,10 @@ from domain.envelope import Actor
 from domain.errors import InvalidInputError
 from ledger.errors import CorruptStoreError, LeaseLostError, LedgerError, NothingToRenewError
 from ledger.longterm.anchoring import Anchorer, newest_tsa_expiry, read_stamp, utc_text
-from ledger.longterm.tsa_client import TimestampError, request_token
+from ledger.longterm.tsa_client import TsaRequestError, request_token
 from ledger.store.tables import Tx
 from verifiers.canonical import b64
+from verifiers.digest import digest_of
 from verifiers.errors import VerificationError
 from verifiers.ers import (
     hash_tree,
@@ -80,7 +81,7 @@ def renew(anchorer: Anchorer, *, reason: str, algorithm: str | None = None,
         plan = _reload(anchorer, plan.id)
     assert plan.token is not None and plan.tsa is not None  # stamped before applied
     stamp = read_stamp(plan.token)
-    token_digest = "sha-256:" + hashlib.sha256(plan.token).hexdigest()
+    token_digest = digest_of(plan.token)
     if plan.state == "applied":
         # The entry's id derives from the token: saved before a crash, the store refuses it
         # again, and the step is marked done all the same.
@@ -186,6 +187,6 @@ def _token(anchorer: Anchorer, digest: bytes, alg: str) -> tuple[bytes, str, str
             token = request_token(tsa, digest, hash_alg=alg)
             anchor = anchorer.check(read_stamp(token.der), digest, alg)
             return token.der, tsa.url, anchor
-        except (TimestampError, VerificationError, LedgerError) as exc:
+        except (TsaRequestError, VerificationError, LedgerError) as exc:
             failures.append(f"{tsa.url}: {exc}")
     raise LedgerError("no TSA gave a renewal token", failures=failures)

@@ -17,7 +17,7 @@ from ledger.errors import LedgerError
 CONTENT_TYPE = "application/timestamp-query"
 
 
-class TimestampError(LedgerError):
+class TsaRequestError(LedgerError):
     """A TSA did not give a usable token (down, refused, or answered something else)."""
 
     code = "timestamp_failed"
@@ -45,7 +45,7 @@ class HttpTsa:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise TimestampError(f"TSA URL must be http(s): {self.url!r}", url=self.url)
+            raise TsaRequestError(f"TSA URL must be http(s): {self.url!r}", url=self.url)
 
     def exchange(self, query: bytes, timeout: float) -> bytes:
         request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
@@ -75,7 +75,7 @@ def request_token(tsa: Tsa | str, digest: bytes, *, hash_alg: str = "sha256",
             last = exc  # transient: retry
             continue
         return Token(der=_token_of(body, digest, hash_alg, nonce), url=target.url, nonce=nonce)
-    raise TimestampError(f"TSA {target.url} unreachable after {attempts} attempts: {last}",
+    raise TsaRequestError(f"TSA {target.url} unreachable after {attempts} attempts: {last}",
                          url=target.url)
 
 
@@ -95,16 +95,16 @@ def _token_of(body: bytes, digest: bytes, hash_alg: str, nonce: int) -> bytes:
         status, token = parse_response(body)
         if status["status"].native not in ("granted", "granted_with_mods") or token is None:
             text = status["status_string"].native
-            raise TimestampError(f"TSA refused: {status['status'].native} {text or ''}".strip(),
+            raise TsaRequestError(f"TSA refused: {status['status'].native} {text or ''}".strip(),
                                  status=status["status"].native,
                                  fail_info=sorted(status["fail_info"].native or ()))
         info = token["content"]["encap_content_info"]["content"].parsed
         imprint = info["message_imprint"]
         if (imprint["hash_algorithm"]["algorithm"].native != hash_alg
                 or imprint["hashed_message"].native != digest):
-            raise TimestampError("the token covers another digest")
+            raise TsaRequestError("the token covers another digest")
         if info["nonce"].native != nonce:
-            raise TimestampError("the token does not echo our nonce (a replayed answer?)")
+            raise TsaRequestError("the token does not echo our nonce (a replayed answer?)")
         return bytes(token.dump())
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise TimestampError("the TSA's answer is not a TimeStampResp") from None
+        raise TsaRequestError("the TSA's answer is not a TimeStampResp") from None

@@ -16,15 +16,16 @@ never registered wait PIN_TTL for their purge.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from domain.errors import DigestMismatchError
 from domain.metadata import check_digest
-from ledger.errors import ContentNotFoundError, DigestMismatchError
+from ledger.errors import ContentNotFoundError
 from ledger.store.tables import LogStore
+from verifiers.digest import digest_of as digest_of_bytes
 
 # How long a pin protects bytes with no record yet: longer than any upload-then-create.
 PIN_TTL = timedelta(minutes=10)
@@ -35,7 +36,7 @@ def _now() -> str:
 
 
 def digest_of(data: bytes) -> str:
-    return "sha-256:" + hashlib.sha256(data).hexdigest()
+    return digest_of_bytes(data)
 
 
 class ContentStore:

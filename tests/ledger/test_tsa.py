@@ -16,7 +16,7 @@ import pytest
 from asn1crypto import tsp
 
 from ledger.dev.tsa import TimeStampAuthority, TsaIdentity, load_or_create, serve
-from ledger.longterm.tsa_client import TimestampError, parse_response, request_token
+from ledger.longterm.tsa_client import TsaRequestError, parse_response, request_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_bad_requests_are_rejected_with_the_rfc_fail_info(identity: TsaIdentity,
 
 
 def test_an_unreachable_tsa_is_a_clear_error_after_retries() -> None:
-    with pytest.raises(TimestampError) as failed:
+    with pytest.raises(TsaRequestError) as failed:
         request_token("http://127.0.0.1:1/", b"\0" * 32, attempts=2, backoff=0.01, timeout=1)
     assert failed.value.code == "timestamp_failed"
 
@@ -130,7 +130,7 @@ def test_stele_tsa_cert_prints_the_chain(tmp_path: Path) -> None:
 
 
 def test_a_refusal_reaches_the_client_as_a_refusal(tsa_url: str) -> None:
-    with pytest.raises(TimestampError) as refused:
+    with pytest.raises(TsaRequestError) as refused:
         request_token(tsa_url, b"\0" * 20, hash_alg="sha1")
     assert "refused" in refused.value.message
     assert refused.value.evidence["fail_info"] == ["bad_alg"]

@@ -14,14 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from asn1crypto import tsp
 
 from ledger.config import Settings
-from ledger.dev.tsa import TimeStampAuthority, load_or_create
+from ledger.dev.tsa import TimeStampAuthority, load_or_create, serve
 from ledger.service import Ledger
 from ledger.store.tables import LogStore
 from tests.conftest import database_url
@@ -45,7 +44,7 @@ class WatchedTsa:
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    def answer(self, query: bytes) -> bytes | None:
+    def respond(self, query: bytes) -> bytes:
         imprint = tsp.TimeStampReq.load(query)["message_imprint"]["hashed_message"].native
         with self.lock:
             self.requests[imprint] += 1
@@ -54,27 +53,12 @@ class WatchedTsa:
                 self.renewal_asked.set()
         if first_renewal:
             self.release.wait(120)  # the holder is killed while it waits for this answer
-            return None
         return self.authority.respond(query)
 
 
 @contextmanager
 def _serve(tsa: WatchedTsa) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            answer = tsa.answer(self.rfile.read(int(self.headers["Content-Length"])))
-            if answer is None:
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = serve(tsa, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -14,6 +14,7 @@ from api.http.deps import CurrentPrincipal, LedgerDep
 from api.http.problems import ApiError
 from domain.metadata import check_digest
 from ledger.access.policy import UPLOAD, allow
+from verifiers.digest import Digest
 
 router = APIRouter(prefix="/v1/content", tags=["content"])
 
@@ -46,7 +47,7 @@ async def upload(
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
-        digest = "sha-256:" + hasher.hexdigest()
+        digest = Digest(hasher.digest()).format()
         if content_digest is not None and content_digest != digest:
             raise ApiError("digest_mismatch", "the bytes received have another digest",
                            expected=content_digest, found=digest)
