@@ -21,11 +21,9 @@ from ledger.errors import CorruptStoreError, NotAnchoredError
 from ledger.log.tree import inclusion_proof
 from ledger.service import Ledger
 from ledger.store.tables import Tx
+from verifiers.bundle import FORMAT, VERSION
 from verifiers.canonical import b64, canonical_bytes, utc_iso
 from verifiers.merkle import leaf_hash
-
-FORMAT = "stele-evidence-bundle"
-VERSION = 1
 
 
 def blob_path(digest: str) -> str:
@@ -60,9 +58,10 @@ class _Zip:
 
 def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
     """The evidence bundle of `record` (a record or dossier id). Every event must be under an
-    anchored checkpoint: run `ledger.sync()` first (the CLI does)."""
-    described = ledger.describe(record)  # one version of the record, whatever is written now
-    history = ledger.history(record)[:len(described["events"])]
+    anchored checkpoint: run `ledger.log.sync()` first (the CLI does)."""
+    # one version of the record, whatever is written now
+    described = ledger.records.describe(record)
+    history = ledger.records.history(record)[:len(described["events"])]
     indexes = [e["leaf_index"] for e in described["events"]]
     out = _Zip()
     events, checkpoints = [], {}

@@ -19,7 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from domain.envelope import Actor
 from ledger.dev.pki import DevPki, blank_pdf, sign_pdf
-from ledger.service import Command, Ledger, WrittenEvent
+from ledger.records import Command, WrittenEvent
+from ledger.service import Ledger
 
 PKI_TIME = datetime(2026, 11, 20, tzinfo=UTC)
 SIGNED_AT = PKI_TIME + timedelta(days=1)
@@ -61,8 +62,9 @@ def register_roots(ledger: Ledger, pki: DevPki, *roots: str,
     """Register the PKI's roots (all by default) as anchors; returns their fingerprints."""
     fingerprints = []
     for name in roots or tuple(pki.roots):
-        (event,) = ledger.do(COMMITTEE, "trust.register", certificate=pem(pki, name), pki=name,
-                             purposes=list(purposes))
+        (event,) = ledger.records.do(COMMITTEE, "trust.register", certificate=pem(pki, name),
+                                     pki=name,
+                                     purposes=list(purposes))
         fingerprints.append(event.as_json()["event"]["data"]["fingerprint"])
     return fingerprints
 
@@ -72,7 +74,7 @@ def revocation_data(ledger: Ledger, pki: DevPki, party: str, at: datetime) -> li
     issuer = pki.issuer_of(party)
     cas = PATH_CAS["NEAC" if issuer.startswith("NEAC") else "BCY"]
     blobs = [pki.crl(ca, at) for ca in cas] + [pki.ocsp_response(party, at)]
-    return [ledger.put_content(b) for b in blobs]
+    return [ledger.records.put_content(b) for b in blobs]
 
 
 def sign_command(ledger: Ledger, record: str, pki: DevPki, party: str, *, signer_class: str,
@@ -84,7 +86,7 @@ def sign_command(ledger: Ledger, record: str, pki: DevPki, party: str, *, signer
     if field is not None:
         params["field"] = field
     if signature is not None:
-        params["signature"] = ledger.put_content(signature)
+        params["signature"] = ledger.records.put_content(signature)
     if revocation:
         params["validation_data"] = revocation_data(ledger, pki, party, ledger.clock())
     return Command("record.sign", params)
@@ -92,7 +94,7 @@ def sign_command(ledger: Ledger, record: str, pki: DevPki, party: str, *, signer
 
 def sign(ledger: Ledger, actor: Actor, record: str, pki: DevPki, party: str,
          **kw: Any) -> list[WrittenEvent]:
-    return ledger.execute(actor, [sign_command(ledger, record, pki, party, **kw)])
+    return ledger.records.execute(actor, [sign_command(ledger, record, pki, party, **kw)])
 
 
 def sign_both(ledger: Ledger, actor: Actor, record: str, pki: DevPki) -> list[Command]:

@@ -55,7 +55,7 @@ class Story:
     def verify(self, name: str, years: int, **kw: object) -> Report:
         at = P.replace(year=P.year + years)
         return verify_bundle(read_bundle(self.bundles[name]), trust_roots=self.roots(), at=at,
-                             **kw)  # type: ignore[arg-type]
+                             log_key=self.ledger.key.verifier, **kw)  # type: ignore[arg-type]
 
 
 def _signed(ledger: Ledger, pki: DevPki, number: int, party: str,
@@ -70,9 +70,9 @@ def _signed(ledger: Ledger, pki: DevPki, number: int, party: str,
     else:
         blobs = [pki.crl("NEAC CA", revocation_at), pki.crl("NEAC", revocation_at),
                  pki.ocsp_response(party, revocation_at)]
-        ledger.do(AGENCY, "record.sign", record=rid, signer_class="individual",
-                  signature=ledger.put_content(signature),
-                  validation_data=[ledger.put_content(b) for b in blobs])
+        ledger.records.do(AGENCY, "record.sign", record=rid, signer_class="individual",
+                          signature=ledger.records.put_content(signature),
+                  validation_data=[ledger.records.put_content(b) for b in blobs])
     return rid
 
 
@@ -82,35 +82,35 @@ def story(settings: Settings, tmp_path: Path) -> Iterator[Story]:
     later = DevPki.create(tmp_path / "later", Q, tsa_days=TSA_DAYS, tsa2_days=TSA2_DAYS)
     clock = Clock(P + timedelta(hours=1))
     with Ledger(settings, clock=clock) as ledger:
-        ledger.set_anchor_policy(AnchorPolicy([dev_tsa(pki, "tsa", clock)], 1, []))
+        ledger.longterm.set_anchor_policy(AnchorPolicy([dev_tsa(pki, "tsa", clock)], 1, []))
         register_roots(ledger, pki)
         register_roots(ledger, later)
         # Signed and ingested on the signing day; `short` expires a day later, `revoked` was
         # revoked an hour before it signed.
         records = {"short": _signed(ledger, pki, 1, "short"),
                    "revoked": _signed(ledger, pki, 2, "revoked")}
-        ledger.sync()  # anchored by the first TSA
+        ledger.log.sync()  # anchored by the first TSA
         # A day later, a signer whose certificate will be revoked after this proof.
         clock.advance(days=1)
         records["revoked_later"] = _signed(ledger, later, 3, "revoked")
-        ledger.sync()
+        ledger.log.sync()
         # After its revocation, a signer of the later PKI signs; the CA has not published the
         # revocation yet, so the answers that come with it (issued before it) say "good", and
         # the ledger records PASSED. Only a CRL published later tells.
         clock.advance(days=1)
         records["revoked_unpublished"] = _signed(ledger, later, 4, "revoked",
                                                  revocation_at=Q - timedelta(hours=2))
-        ledger.sync()
+        ledger.log.sync()
         bundles = {"short_unrenewed": export(ledger, records["short"], with_content=True)}
         # A month on, before the first TSA expires: renew with the second.
         clock.advance(days=30)
-        ledger.set_anchor_policy(AnchorPolicy([dev_tsa(pki, "tsa2", clock)], 1, []))
-        renew(ledger.anchorer, reason="the first TSA certificate expires within 30 days")
-        ledger.sync()
+        ledger.longterm.set_anchor_policy(AnchorPolicy([dev_tsa(pki, "tsa2", clock)], 1, []))
+        renew(ledger.longterm.anchorer, reason="the first TSA certificate expires within 30 days")
+        ledger.log.sync()
         for name, rid in records.items():
             bundles[name] = export(ledger, rid, with_content=True)
         poe = {"short": P + timedelta(hours=1), "revoked_later": P + timedelta(days=1, hours=1)}
-        recorded = ledger.describe(records["revoked_unpublished"])["events"][1]
+        recorded = ledger.records.describe(records["revoked_unpublished"])["events"][1]
         assert recorded["event"]["data"]["validation"]["verdict"] == "PASSED"
         yield Story(ledger, pki, later, bundles, poe)
 

@@ -15,7 +15,8 @@ import click
 
 from domain.envelope import Actor
 from ledger.config import Settings
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from verifiers.report import Report
 
 
@@ -105,9 +106,9 @@ def actor_options(fn: Callable[..., Any] | None = None, *,
 
 def write_commands(store: StoreOptions, actor: Actor, commands: list[Command]) -> None:
     with open_ledger(store) as ledger:
-        written = ledger.execute(actor, commands)
-        ledger.integrate()
-        ledger.checkpoint()
+        written = ledger.records.execute(actor, commands)
+        ledger.log.integrate()
+        ledger.log.checkpoint()
         for event in written:
-            indexes = ledger.leaf_indexes(event.record)
+            indexes = ledger.records.leaf_indexes(event.record)
             emit(dict(event.as_json(), leaf_index=indexes[event.version - 1]))

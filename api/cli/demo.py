@@ -19,7 +19,8 @@ from api.cli.exits import exit_for
 from domain.envelope import Actor
 from ledger.dev.pki import DevPki, blank_pdf, register_roots, sign_pdf
 from ledger.errors import DevelopmentTrustError
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from verifiers.canonical import b64
 from verifiers.report import Verdict
 
@@ -67,11 +68,11 @@ def _pki(ledger: Ledger) -> DevPki:
 def _revocation(ledger: Ledger, pki: DevPki) -> dict[str, list[str]]:
     """Today's CRLs and OCSP answers for the two signers, uploaded once per demo run."""
     now = datetime.now(UTC)
-    crls = {ca: ledger.put_content(pki.crl(ca, now)) for ca in ("NEAC", "NEAC CA", "BCY")}
+    crls = {ca: ledger.records.put_content(pki.crl(ca, now)) for ca in ("NEAC", "NEAC CA", "BCY")}
     return {
         "individual": [crls["NEAC CA"], crls["NEAC"],
-                       ledger.put_content(pki.ocsp_response("individual", now))],
-        "agency": [crls["BCY"], ledger.put_content(pki.ocsp_response("agency", now))],
+                       ledger.records.put_content(pki.ocsp_response("individual", now))],
+        "agency": [crls["BCY"], ledger.records.put_content(pki.ocsp_response("agency", now))],
     }
 
 
@@ -87,17 +88,18 @@ def run_demo(ledger: Ledger, records: int) -> DemoResult:
     started = time.perf_counter()
     written = 0
     dossier = f"{AGENCY.agency}.2010.HS-{run}"
-    written += len(ledger.do(AGENCY, "dossier.open", code=dossier,
-                             title=f"Hồ sơ demo {run}", retention=10))
+    written += len(ledger.records.do(AGENCY, "dossier.open", code=dossier,
+                                     title=f"Hồ sơ demo {run}", retention=10))
     pki = _pki(ledger)
     revocation = _revocation(ledger, pki)
     for i in range(records):
         content = _document(pki, run, i)
-        digest = ledger.put_content(content)
-        created = ledger.do(AGENCY, "record.create", metadata=_metadata(run, i), retention=10,
-                            schedule="Circular 05/2025 table 1 item 12",
-                            content={"digest": digest, "size": len(content),
-                                     "media_type": "application/pdf"})
+        digest = ledger.records.put_content(content)
+        created = ledger.records.do(AGENCY, "record.create", metadata=_metadata(run, i),
+                                    retention=10,
+                                    schedule="Circular 05/2025 table 1 item 12",
+                                    content={"digest": digest, "size": len(content),
+                                             "media_type": "application/pdf"})
         rid = created[0].record
         steps = [
             Command("record.sign", {"record": rid, "signer_class": "individual",
@@ -107,9 +109,9 @@ def run_demo(ledger: Ledger, records: int) -> DemoResult:
                                     "field": "Agency", "validation_data": revocation["agency"]}),
             Command("record.file", {"record": rid, "dossier": dossier}),
         ]
-        written += len(created) + len(ledger.execute(AGENCY, steps))
+        written += len(created) + len(ledger.records.execute(AGENCY, steps))
         written += _life(ledger, i, rid, digest, len(content), run)
-    written += len(ledger.do(AGENCY, "dossier.close", dossier=dossier))
+    written += len(ledger.records.do(AGENCY, "dossier.close", dossier=dossier))
     return DemoResult(records, written, time.perf_counter() - started, run)
 
 
@@ -118,40 +120,42 @@ def _life(ledger: Ledger, i: int, rid: str, digest: str, size: int, run: str) ->
     path = i % 5
     n = 0
     if path == 0:  # an inspection hold, placed and released
-        n += len(ledger.do(COURT, "record.hold.place", record=rid, hold=f"INSP-{run}-{i}",
-                           reason="inspection of 2010 decisions"))
-        n += len(ledger.do(COURT, "record.hold.release", record=rid, hold=f"INSP-{run}-{i}",
-                           reason="inspection closed"))
+        n += len(ledger.records.do(COURT, "record.hold.place", record=rid, hold=f"INSP-{run}-{i}",
+                                   reason="inspection of 2010 decisions"))
+        n += len(ledger.records.do(COURT, "record.hold.release", record=rid, hold=f"INSP-{run}-{i}",
+                                   reason="inspection closed"))
     elif path in (1, 2):  # transfer to a historical archive: received, or rejected
         transfer = f"TR-{run}-{i}"
-        n += len(ledger.do(
+        n += len(ledger.records.do(
             AGENCY, "record.transfer.initiate", record=rid, transfer=transfer,
             destination=ARCHIVE.agency, destination_kind="historical_archive",
             registration=f"NL-{run}", package_digest=digest,
             counts={"dossiers": 1, "documents": 1, "bytes": size},
         ))
         if path == 1:
-            n += len(ledger.do(ARCHIVE, "record.transfer.receive", record=rid, transfer=transfer,
-                               package_digest=digest,
-                               counts={"dossiers": 1, "documents": 1, "bytes": size},
-                               content_digest=digest))
+            n += len(ledger.records.do(ARCHIVE, "record.transfer.receive", record=rid,
+                                       transfer=transfer,
+                                       package_digest=digest,
+                                       counts={"dossiers": 1, "documents": 1, "bytes": size},
+                                       content_digest=digest))
         else:
-            n += len(ledger.do(ARCHIVE, "record.transfer.reject", record=rid, transfer=transfer,
-                               reason="package incomplete: finding aid missing"))
+            n += len(ledger.records.do(ARCHIVE, "record.transfer.reject", record=rid,
+                                       transfer=transfer,
+                                       reason="package incomplete: finding aid missing"))
     elif path == 3:  # appraised as of no further value, then destroyed (content purged)
-        n += len(ledger.execute(AGENCY, [
+        n += len(ledger.records.execute(AGENCY, [
             Command("record.appraise", {"record": rid, "council": "Hội đồng xác định giá trị",
                                         "minutes": f"BB-{run}-{i}", "decision": "destroy",
                                         "retention": 10}),
             Command("record.destruction.approve", {"record": rid,
                                                    "decision": f"QĐ-HUY-{run}-{i}"}),
         ]))
-        n += len(ledger.do(AGENCY, "record.destruction.execute", record=rid,
-                           minutes=f"BB-HUY-{run}-{i}", replicas_purged=2))
+        n += len(ledger.records.do(AGENCY, "record.destruction.execute", record=rid,
+                                   minutes=f"BB-HUY-{run}-{i}", replicas_purged=2))
     else:  # appraised as permanent: collected for the historical archive one day
-        n += len(ledger.do(AGENCY, "record.appraise", record=rid,
-                           council="Hội đồng xác định giá trị", minutes=f"BB-{run}-{i}",
-                           decision="retain", retention="permanent"))
+        n += len(ledger.records.do(AGENCY, "record.appraise", record=rid,
+                                   council="Hội đồng xác định giá trị", minutes=f"BB-{run}-{i}",
+                                   decision="retain", retention="permanent"))
     return n
 
 
@@ -168,16 +172,16 @@ def demo(store: StoreOptions, records: int) -> None:
 
     with open_ledger(store) as ledger:
         result = run_demo(ledger, records)
-        checkpoint = ledger.sync()  # integrate, checkpoint, anchor, checkpoint the anchors
-        with progress_bar(ledger.size(), "auditing") as bar:
-            report = ledger.audit(progress=bar.update)
+        checkpoint = ledger.log.sync()  # integrate, checkpoint, anchor, checkpoint the anchors
+        with progress_bar(ledger.log.size(), "auditing") as bar:
+            report = ledger.log.audit(progress=bar.update)
         assert checkpoint is not None
         settings = ledger.settings
         click.echo(f"Stele demo {result.run}: {result.records} records taken through their "
                    f"lives, {result.events} events in {result.seconds:.2f} s")
         click.echo(f"log: {checkpoint.size} leaves, checkpoint at size {checkpoint.size}, "
                    f"root {b64(checkpoint.root)}")
-        anchoring = ledger.anchoring_status()
+        anchoring = ledger.longterm.anchoring_status()
         click.echo(f"anchored: {anchoring['anchored_checkpoints']} checkpoints, "
                    f"{anchoring['tokens']} RFC 3161 tokens from {', '.join(anchoring['tsas'])}")
         click.echo(f"audit: {report.bottom_line.value} ({report.summary['leaves']} events "

@@ -22,7 +22,7 @@ def evidence(store: StoreOptions, record_id: str, output: str, with_content: boo
     from ledger.bundle import export
 
     with open_ledger(store) as ledger:
-        ledger.sync()  # every event integrated, under a checkpoint, anchored
+        ledger.log.sync()  # every event integrated, under a checkpoint, anchored
         data = export(ledger, record_id, with_content=with_content)
     target = Path(output)
     partial = target.with_name(target.name + ".partial")

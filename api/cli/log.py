@@ -23,10 +23,10 @@ def audit(store: StoreOptions, as_json: bool, saved: Any) -> None:
     """Replay the whole store and re-prove every hash, link, node, checkpoint, signature and
     evidence record; with --from-checkpoint, detect a split view."""
     with open_ledger(store) as ledger:
-        ledger.integrate()
-        with progress_bar(ledger.size(), "auditing") as bar:
-            report = ledger.audit(progress=bar.update,
-                                  saved_checkpoint=saved.read() if saved else None)
+        ledger.log.integrate()
+        with progress_bar(ledger.log.size(), "auditing") as bar:
+            report = ledger.log.audit(progress=bar.update,
+                                      saved_checkpoint=saved.read() if saved else None)
     if as_json:
         emit(report.as_json())
     else:
@@ -59,9 +59,9 @@ def log_checkpoint(store: StoreOptions, size: int | None) -> None:
     """The signed checkpoint note, byte for byte as signed."""
     with open_ledger(store) as ledger:
         if size is None:
-            ledger.integrate()
-            ledger.checkpoint()
-        sys.stdout.write(ledger.checkpoint_at(size).note)
+            ledger.log.integrate()
+            ledger.log.checkpoint()
+        sys.stdout.write(ledger.log.checkpoint_at(size).note)
 
 
 @log.command("leaves")
@@ -71,7 +71,7 @@ def log_checkpoint(store: StoreOptions, size: int | None) -> None:
 def log_leaves(store: StoreOptions, start: int, end: int) -> None:
     """JSON lines {"index": i, "leaf": base64(leaf bytes)} for start <= i < end."""
     with open_ledger(store) as ledger:
-        for index, leaf in ledger.leaves(start, end):
+        for index, leaf in ledger.log.leaves(start, end):
             emit({"index": index, "leaf": b64(leaf)})
 
 
@@ -83,7 +83,7 @@ def log_leaves(store: StoreOptions, start: int, end: int) -> None:
 def log_prove(store: StoreOptions, index: int, size: int | None) -> None:
     """Inclusion proof: {"index", "tree_size", "leaf_hash", "proof": [base64]}."""
     with open_ledger(store) as ledger:
-        emit(ledger.prove_inclusion(index, size or _latest_size(ledger)))
+        emit(ledger.log.prove_inclusion(index, size or _latest_size(ledger)))
 
 
 @log.command("consistency")
@@ -93,7 +93,7 @@ def log_prove(store: StoreOptions, index: int, size: int | None) -> None:
 def log_consistency(store: StoreOptions, first: int, second: int) -> None:
     """Consistency proof: {"first", "second", "proof": [base64]}."""
     with open_ledger(store) as ledger:
-        emit(ledger.prove_consistency(first, second))
+        emit(ledger.log.prove_consistency(first, second))
 
 
 @log.command("status")
@@ -101,7 +101,7 @@ def log_consistency(store: StoreOptions, first: int, second: int) -> None:
 def log_status(store: StoreOptions) -> None:
     """Size, latest checkpoint and integration backlog, as JSON."""
     with open_ledger(store) as ledger:
-        emit(ledger.status())
+        emit(ledger.log.status())
 
 
 @log.command("timestamp")
@@ -126,12 +126,12 @@ def log_evidence_record(store: StoreOptions, size: int, tsa: str | None, output:
 
 def _anchored(store: StoreOptions, size: int, tsa: str | None) -> tuple[bytes, bytes]:
     with open_ledger(store) as ledger:
-        return ledger.anchored(size, tsa)
+        return ledger.longterm.anchored(size, tsa)
 
 
 def _latest_size(ledger: Ledger) -> int:
     cp = ledger.checkpointer.latest()
-    return cp.size if cp is not None else ledger.size()
+    return cp.size if cp is not None else ledger.log.size()
 
 
 @click.command()
@@ -144,8 +144,8 @@ def renew(store: StoreOptions, reason: str, algorithm: str | None) -> None:
     from ledger.longterm.renewal import renew as renew_all
 
     with open_ledger(store) as ledger:
-        ledger.sync()
-        done = renew_all(ledger.anchorer, reason=reason, algorithm=algorithm)
-        ledger.sync(anchor=False)
+        ledger.log.sync()
+        done = renew_all(ledger.longterm.anchorer, reason=reason, algorithm=algorithm)
+        ledger.log.sync(anchor=False)
     emit({"kind": done.kind, "algorithm": done.algorithm, "records": done.records,
           "tsa": done.tsa, "gen_time": done.gen_time})

@@ -17,7 +17,7 @@ from api.cli.common import (
     write_commands,
 )
 from domain.envelope import Actor
-from ledger.service import ACTION_PARAMS, ACTIONS, Command
+from ledger.records import ACTION_PARAMS, ACTIONS, Command
 
 
 @click.group()
@@ -31,8 +31,8 @@ def record() -> None:
 def record_show(store: StoreOptions, record_id: str) -> None:
     """The record's current state and its event chain, as JSON."""
     with open_ledger(store) as ledger:
-        ledger.integrate()
-        emit(ledger.describe(record_id))
+        ledger.log.integrate()
+        emit(ledger.records.describe(record_id))
 
 
 @record.command("create")
@@ -52,7 +52,7 @@ def record_create(store: StoreOptions, actor: Actor, metadata_file: Any, content
     metadata = _json_value(metadata_file.read(), "--metadata")
     data = content_file.read()
     with open_ledger(store) as ledger:
-        digest = ledger.put_content(data)
+        digest = ledger.records.put_content(data)
     params = {
         "metadata": metadata, "retention": _json_or_text(retention), "schedule": schedule,
         "content": {"digest": digest, "size": len(data), "media_type": media_type},
@@ -83,12 +83,12 @@ def record_sign(store: StoreOptions, actor: Actor, record_id: str, signer_class:
     from verifiers.certs import certificate_der
 
     with open_ledger(store) as ledger:
-        data = [ledger.put_content(f.read()) for f in (*crls, *ocsps)]
-        data += [ledger.put_content(certificate_der(f.read())) for f in certs]
+        data = [ledger.records.put_content(f.read()) for f in (*crls, *ocsps)]
+        data += [ledger.records.put_content(certificate_der(f.read())) for f in certs]
         params: dict[str, Any] = {"record": record_id, "signer_class": signer_class,
                                   "validation_data": data}
         if cms_file is not None:
-            params["signature"] = ledger.put_content(cms_file.read())
+            params["signature"] = ledger.records.put_content(cms_file.read())
         if field is not None:
             params["field"] = field
     write_commands(store, actor, [Command("record.sign", params, expected_version)])

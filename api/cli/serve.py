@@ -108,7 +108,7 @@ def worker(store: StoreOptions, period: float) -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     log_worker = LogWorker(settings, period=period)
     log_worker.start()
-    click.echo(f"Stele log worker {log_worker.ledger.lease.owner} on "
+    click.echo(f"Stele log worker {log_worker.ledger.longterm.lease.owner} on "
                f"{settings.database.url}", err=True)
     stopping.wait()
     log_worker.stop()

@@ -23,7 +23,8 @@ from api.cli.common import (
     write_commands,
 )
 from domain.envelope import Actor
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 
 _SPAN = re.compile(r"^(\d+)\s*([dwmy])$")
 _DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -133,7 +134,7 @@ def trust_show(store: StoreOptions, fingerprint: str, as_json: bool) -> None:
     """An anchor's state and history, and what depends on it: how many signatures and
     timestamps, with the earliest and latest."""
     with open_ledger(store) as ledger:
-        ledger.integrate()  # so that the dependants counted are up to date
+        ledger.log.integrate()  # so that the dependants counted are up to date
         shown = ledger.trust.show(resolve(ledger, fingerprint))
     if as_json:
         emit(shown)
@@ -156,7 +157,7 @@ def trust_expiring(store: StoreOptions, within: str, as_json: bool) -> None:
     """Anchors (not retired) whose window ends within the span, soonest first."""
     span = parse_span(within)
     with open_ledger(store) as ledger:
-        ledger.integrate()
+        ledger.log.integrate()
         rows = ledger.trust.expiring(span, datetime.now(UTC))
     if as_json:
         for row in rows:

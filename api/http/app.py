@@ -113,7 +113,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     @app.get("/readyz", tags=["health"], summary="The database answers")
     def readyz(request: Request) -> Response:
         try:
-            size = request.app.state.ledger.size()
+            size = request.app.state.ledger.log.size()
         except Exception as exc:
             return problem(503, "not_ready", f"database unavailable: {type(exc).__name__}")
         return Response(f'{{"status":"ready","tree_size":{size}}}',

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from domain.dossier import Dossier
 from domain.record import Record
-from ledger.service import ACTION_PARAMS, ACTIONS
+from ledger.records import ACTION_PARAMS, ACTIONS
 
 
 def _hints(action: str) -> dict[str, Any]:

@@ -32,16 +32,16 @@ class LogWorker:
         self._thread.start()
 
     def _step(self) -> None:
-        done = self.ledger.integrate()
+        done = self.ledger.log.integrate()
         if done.count:
             log.info("log.integrated", first_leaf=done.first, count=done.count)
-        cp = self.ledger.checkpoint()
+        cp = self.ledger.log.checkpoint()
         if cp is not None:
             log.info("log.checkpoint", size=cp.size)
         # A TSA that is down only leaves a backlog; without the lease, nothing to do here.
-        for anchored in self.ledger.anchor(leased=True):
+        for anchored in self.ledger.longterm.anchor(leased=True):
             log.info("log.anchored", size=anchored.size, tsa=anchored.tsa)
-        renewed = self.ledger.renew_if_due()
+        renewed = self.ledger.longterm.renew_if_due()
         if renewed is not None:
             log.info("log.renewed", kind=renewed.kind, records=renewed.records, tsa=renewed.tsa)
 
@@ -59,10 +59,11 @@ class LogWorker:
         self._stop.set()
         self._thread.join(timeout=30)
         try:
-            self.ledger.sync(anchor=False)
-            if self.ledger.lease.hold():  # the holder anchors what is left, then hands over
-                self.ledger.anchor(leased=True)
-                self.ledger.sync(anchor=False)
-                self.ledger.lease.release()
+            self.ledger.log.sync(anchor=False)
+            # the holder anchors what is left, then hands over
+            if self.ledger.longterm.lease.hold():
+                self.ledger.longterm.anchor(leased=True)
+                self.ledger.log.sync(anchor=False)
+                self.ledger.longterm.lease.release()
         finally:
             self.ledger.close()

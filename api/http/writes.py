@@ -13,7 +13,8 @@ from api.http.problems import ApiError, problem, status_of
 from domain.errors import DomainError
 from ledger.access.policy import check_action
 from ledger.access.principals import Principal
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from ledger.store.idempotency import Idempotency
 
 log = structlog.get_logger("stele.write")
@@ -49,10 +50,10 @@ def write(
                                 media_type=_media_type(replay.status))
     try:
         if key is None:
-            events = ledger.execute(actor_of(principal), commands)
+            events = ledger.records.execute(actor_of(principal), commands)
         else:
             with idempotency.keep_alive(principal.id, key):
-                events = ledger.execute(actor_of(principal), commands)
+                events = ledger.records.execute(actor_of(principal), commands)
     except DomainError as exc:
         answer = problem(status_of(exc.code), exc.code, exc.message,
                          evidence=_jsonable(exc.evidence))

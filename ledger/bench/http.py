@@ -124,7 +124,7 @@ def _to_checkpoint(settings: Settings, acks: list[tuple[float, str]],
     with Ledger(settings) as ledger:
         delays = []
         for acked, record in acks[:: max(1, len(acks) // 2000)]:
-            leaf = ledger.leaf_indexes(record)[0]
+            leaf = ledger.records.leaf_indexes(record)[0]
             if leaf is None:
                 continue
             covered = next((t for t, size in checkpoints if size > leaf), None)
@@ -147,7 +147,7 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
     local = replace(settings, data_dir=scratch, database=database, dev=True)  # a scratch ledger
     with Ledger(local) as ledger:
         _, token = ledger.principals.add(name="bench", role="agency", agency=AGENCY)
-        digest = ledger.put_content(b"bench")
+        digest = ledger.records.put_content(b"bench")
     port = free_port()
     env = dict(os.environ, STELE_DATA_DIR=str(scratch),
                STELE_DATABASE_URL=local.database.connect_url(),

@@ -35,7 +35,8 @@ from eventsourcing.domain import Aggregate
 from domain.envelope import Actor
 from ledger.config import Database, Settings
 from ledger.log.tree import consistency_proof, inclusion_proof
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from ledger.store.tables import LogStore
 from verifiers.merkle import CompactRange
 
@@ -107,14 +108,14 @@ def _ours(ledger: Ledger, run: str, start: int, count: int, per_save: int,
                                       "schedule": "bench", "content": content})
             for i in range(first, min(first + per_save, start + count))
         ]
-        ledger.execute(ACTOR, commands)
+        ledger.records.execute(ACTOR, commands)
         since += len(commands)
         if since >= integrate_every:
-            ledger.integrate()
-            ledger.checkpoint()
+            ledger.log.integrate()
+            ledger.log.checkpoint()
             since = 0
-    ledger.integrate()
-    ledger.checkpoint(force=True)
+    ledger.log.integrate()
+    ledger.log.checkpoint(force=True)
     return time.perf_counter() - began
 
 
@@ -186,7 +187,7 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
             fresh_database(settings.database, "bare") as (bare_db, _):
         ledger = Ledger(replace(settings, data_dir=ours_dir, database=ours_db, dev=True))
         bare = BareApplication(env=bare_db.eventsourcing_env())
-        digest = ledger.put_content(b"bench")
+        digest = ledger.records.put_content(b"bench")
         rates: dict[str, list[float]] = {k: [] for k in
                                          ("ours_batched", "bare_batched", "ours_single",
                                           "bare_single")}
@@ -213,10 +214,10 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
             "batched_vs_bare": round(medians["ours_batched"] / medians["bare_batched"], 3),
             "single_vs_bare": round(medians["ours_single"] / medians["bare_single"], 3),
         }
-        size = ledger.size()
+        size = ledger.log.size()
         results["log_size"] = size
         results["proofs_at_final_size"] = _proofs(ledger.store, size, 50 if quick else 200)
-        audited = ledger.audit()
+        audited = ledger.log.audit()
         results["audit"] = {"verdict": audited.bottom_line.value,
                             "events_per_second": audited.summary["events_per_second"],
                             "seconds": audited.summary["seconds"]}

@@ -38,7 +38,8 @@ from ledger.bundle import export
 from ledger.config import Settings
 from ledger.dev.pki import DevPki, blank_pdf, register_roots, sign_cms, sign_pdf
 from ledger.longterm.renewal import renew
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from verifiers.bundle import read_bundle, verify_bundle
 from verifiers.certs import certificates_pem
 from verifiers.signature import validate_signature
@@ -67,10 +68,10 @@ def _metadata(i: int, tag: str) -> dict[str, Any]:
 
 
 def _create(ledger: Ledger, i: int, tag: str, body: bytes) -> str:
-    digest = ledger.put_content(body)
-    (event,) = ledger.do(AGENCY, "record.create", metadata=_metadata(i, tag), retention=10,
-                         schedule="S-1", content={"digest": digest, "size": len(body),
-                                                  "media_type": "application/pdf"})
+    digest = ledger.records.put_content(body)
+    (event,) = ledger.records.do(AGENCY, "record.create", metadata=_metadata(i, tag), retention=10,
+                                 schedule="S-1", content={"digest": digest, "size": len(body),
+                                                          "media_type": "application/pdf"})
     return event.record
 
 
@@ -86,7 +87,7 @@ class _Setup:
         blobs = [self.pki.crl("NEAC CA", now), self.pki.crl("NEAC", now),
                  self.pki.ocsp_response("individual", now)]
         self.revocation = blobs
-        self.revocation_digests = [self.ledger.put_content(b) for b in blobs]
+        self.revocation_digests = [self.ledger.records.put_content(b) for b in blobs]
         self.roots = [r.public_bytes(serialization.Encoding.DER) for r in self.pki.roots.values()]
 
 
@@ -102,7 +103,7 @@ def _latencies(setup: _Setup, n: int) -> dict[str, Any]:
     ours, bare = [], []
     for i, pdf in enumerate(pdfs):
         rid = _create(ledger, i, "PADES", pdf)
-        ours.append(_timed(partial(ledger.do, AGENCY, "record.sign", record=rid,
+        ours.append(_timed(partial(ledger.records.do, AGENCY, "record.sign", record=rid,
                                    signer_class="individual")))
         bare.append(_timed(partial(validate_signature, pdf, trust_roots=setup.roots, at=now)))
     out["pades_b_lt"] = {**_ms(ours), "baseline_pyhanko": _ms(bare),
@@ -110,9 +111,9 @@ def _latencies(setup: _Setup, n: int) -> dict[str, Any]:
     ours, bare = [], []
     for i, (body, sig) in enumerate(zip(bodies, signatures, strict=True)):
         rid = _create(ledger, i, "CMS", body)
-        digest = ledger.put_content(sig)
+        digest = ledger.records.put_content(sig)
         ours.append(_timed(partial(
-            ledger.do, AGENCY, "record.sign", record=rid, signer_class="individual",
+            ledger.records.do, AGENCY, "record.sign", record=rid, signer_class="individual",
             signature=digest, validation_data=setup.revocation_digests)))
         bare.append(_timed(partial(
             validate_signature, sig, content=body, trust_roots=setup.roots, at=now,
@@ -128,8 +129,8 @@ def _sign_worker(settings: Settings, jobs: list[tuple[str, str]], digests: list[
         ready.put(True)
         start.wait()
         for rid, signature in jobs:
-            ledger.do(AGENCY, "record.sign", record=rid, signer_class="individual",
-                      signature=signature, validation_data=digests)
+            ledger.records.do(AGENCY, "record.sign", record=rid, signer_class="individual",
+                              signature=signature, validation_data=digests)
     done.put(len(jobs))
 
 
@@ -142,7 +143,7 @@ def _throughput(setup: _Setup, n: int) -> dict[str, Any]:
         for i in range(n):
             body = f"throughput {tag} {i}".encode()
             rid = _create(ledger, i, tag, body)
-            jobs.append((rid, ledger.put_content(sign_cms(body, person, pki=pki))))
+            jobs.append((rid, ledger.records.put_content(sign_cms(body, person, pki=pki))))
         ctx = multiprocessing.get_context("spawn")
         ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         procs = [ctx.Process(target=_sign_worker, args=(
@@ -171,22 +172,22 @@ def _typical_bundle(setup: _Setup, directory: Path) -> dict[str, Any]:
                    pki=pki, field="Individual")
     pdf = sign_pdf(pdf, pki.party("agency"), level="B-LT", pki=pki, field="Agency")
     rid = _create(ledger, 1, "BUNDLE", pdf)
-    ledger.do(AGENCY, "dossier.open", code=f"{AGENCY.agency}.2020.HS-B", title="Hồ sơ",
-              retention=10)
+    ledger.records.do(AGENCY, "dossier.open", code=f"{AGENCY.agency}.2020.HS-B", title="Hồ sơ",
+                      retention=10)
     commands = [Command("record.sign", {"record": rid, "signer_class": c, "field": f})
                 for c, f in (("individual", "Individual"), ("organization", "Agency"))]
     commands.append(Command("record.file", {"record": rid,
                                             "dossier": f"{AGENCY.agency}.2020.HS-B"}))
-    ledger.execute(AGENCY, commands)
+    ledger.records.execute(AGENCY, commands)
     for k in range(3):  # 3 holds placed and released: 10 events in all
-        ledger.do(AGENCY, "record.hold.place", record=rid, hold=f"H{k}", reason="audit")
-        ledger.do(AGENCY, "record.hold.release", record=rid, hold=f"H{k}", reason="done")
-    ledger.sync()
+        ledger.records.do(AGENCY, "record.hold.place", record=rid, hold=f"H{k}", reason="audit")
+        ledger.records.do(AGENCY, "record.hold.release", record=rid, hold=f"H{k}", reason="done")
+    ledger.log.sync()
     for _ in range(3):
-        renew(ledger.anchorer, reason="bench")
-    ledger.sync()
+        renew(ledger.longterm.anchorer, reason="bench")
+    ledger.log.sync()
     bundle = export(ledger, rid, with_content=True)
-    roots = setup.roots + list(ledger.anchorer.roots())
+    roots = setup.roots + list(ledger.longterm.anchorer.roots())
     files = read_bundle(bundle)
     runs = [_timed(lambda: verify_bundle(files, trust_roots=roots, at=datetime.now(UTC)))
             for _ in range(5)]

@@ -734,5 +734,6 @@ def register_roots(ledger: Ledger, pki: DevPki, committee: Actor) -> None:
     registered = {a.fingerprint for a in ledger.trust.anchors()}
     for name, root in pki.roots.items():
         if Digest(root.fingerprint(hashes.SHA256())).format() not in registered:
-            ledger.do(committee, "trust.register", pki=name, certificate=_pem(root).decode(),
-                      purposes=["signing", "timestamping"])
+            ledger.records.do(committee, "trust.register", pki=name,
+                              certificate=_pem(root).decode(),
+                              purposes=["signing", "timestamping"])

@@ -112,7 +112,7 @@ class Scene:
     # under test is not used to prepare it.
     def content(self) -> tuple[str, int]:
         data = f"document {secrets.token_hex(8)}".encode()
-        return self.ledger.put_content(data), len(data)
+        return self.ledger.records.put_content(data), len(data)
 
     def metadata(self, issuer: str) -> dict[str, Any]:
         n = next(self.numbers)
@@ -124,27 +124,28 @@ class Scene:
                body: bytes | None = None) -> tuple[str, str]:
         """A record registered (and so held) by `custodian`: (id, content digest)."""
         if body is not None:
-            digest, size = self.ledger.put_content(body), len(body)
+            digest, size = self.ledger.records.put_content(body), len(body)
         else:
             digest, size = self.content()
-        written = self.ledger.do(
+        written = self.ledger.records.do(
             Actor("setup", "agency", custodian), "record.create", metadata=self.metadata(custodian),
             retention=10, schedule="S-1",
             content={"digest": digest, "size": size, "media_type": "text/plain"})
         if integrated:
-            self.ledger.integrate()
+            self.ledger.log.integrate()
         return written[0].record, digest
 
     def act(self, agency: str, action: str, role: str = "agency", **params: Any) -> None:
-        self.ledger.do(Actor("setup", role, agency), action, **params)
+        self.ledger.records.do(Actor("setup", role, agency), action, **params)
 
     def anchor(self, *, suspended: bool = False) -> str:
         """A freshly registered trust anchor's fingerprint."""
-        (event,) = self.ledger.do(COMMITTEE, "trust.register", certificate=self_signed_root(),
-                                  pki="TEST", purposes=["signing"])
+        (event,) = self.ledger.records.do(COMMITTEE, "trust.register",
+                                          certificate=self_signed_root(),
+                                          pki="TEST", purposes=["signing"])
         anchor: str = event.as_json()["event"]["data"]["fingerprint"]
         if suspended:
-            self.ledger.do(COMMITTEE, "trust.suspend", anchor=anchor, reason="review")
+            self.ledger.records.do(COMMITTEE, "trust.suspend", anchor=anchor, reason="review")
         return anchor
 
     def dossier(self, custodian: str) -> str:
@@ -154,9 +155,9 @@ class Scene:
 
     def checkpointed(self) -> int:
         """At least one leaf, integrated and under a signed checkpoint: its size."""
-        if self.ledger.size() == 0:
+        if self.ledger.log.size() == 0:
             self.record(SETUP_AGENCY)
-        cp = self.ledger.sync()
+        cp = self.ledger.log.sync()
         assert cp is not None
         return cp.size
 
@@ -307,7 +308,7 @@ def _own_record(suffix: str) -> Builder:
 
 def _evidence(scene: Scene, who: str) -> Call:
     rid, _ = scene.record(scene.agency(who))
-    scene.ledger.sync()  # integrated, checkpointed and anchored: exportable
+    scene.ledger.log.sync()  # integrated, checkpointed and anchored: exportable
     return Call("GET", f"/v1/records/{rid}/evidence")
 
 

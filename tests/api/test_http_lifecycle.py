@@ -51,7 +51,7 @@ def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> N
         validation = answer.json()["events"][0]["event"]["data"]["validation"]
         assert validation["verdict"] == "PASSED", validation
     assert api.get(f"/v1/records/{rid}", "agency").json()["state"]["issued"] is True
-    api.ledger.integrate()
+    api.ledger.log.integrate()
     shown = api.get(f"/v1/trust/anchors/{anchors['NEAC']}", "auditor").json()
     assert shown["depends"]["signatures"]["count"] == 1
     code = "000.00.00.G01.2010.HS-1"
@@ -82,8 +82,8 @@ def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> N
     history = api.get(f"/v1/records/{rid}/history", "auditor").json()["events"]
     actors = {e["event"]["actor"]["role"] for e in history}
     assert actors == {"agency", "archivist", "inspector"}
-    api.ledger.sync()
-    chain = verify_chain([api.ledger.history(rid)[i] for i in range(len(history))])
+    api.ledger.log.sync()
+    chain = verify_chain([api.ledger.records.history(rid)[i] for i in range(len(history))])
     assert chain[-1]["type"] == "record.destroyed"
 
     # The log, from the public endpoints, verifies with the proof kernel.
@@ -101,7 +101,7 @@ def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> N
     verified = api.client.post("/v1/verify", json={"digest": digest}).json()
     assert verified["registered"]
     assert verified["records"][0]["status"] == "destroyed"
-    assert api.ledger.audit().bottom_line is Verdict.PASSED
+    assert api.ledger.log.audit().bottom_line is Verdict.PASSED
 
 
 def test_idempotent_retry_returns_the_first_answer_and_writes_once(api: Api) -> None:
@@ -112,7 +112,7 @@ def test_idempotent_retry_returns_the_first_answer_and_writes_once(api: Api) -> 
     assert first.status_code == again.status_code == 200
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert len(api.ledger.history(rid)) == 2
+    assert len(api.ledger.records.history(rid)) == 2
     reused = api.post(f"/v1/records/{rid}/holds", "inspector", {"hold": "H2", "reason": "r"},
                       **{"Idempotency-Key": "k1"})
     assert reused.status_code == 422
@@ -167,7 +167,7 @@ def test_batch_is_all_or_nothing(api: Api) -> None:
         {"action": "record.hold.release", "params": {"record": rid, "hold": "B", "reason": "r"}},
     ]})
     assert answer.status_code == 404 and answer.json()["code"] == "hold_not_found"
-    assert len(api.ledger.history(rid)) == 1
+    assert len(api.ledger.records.history(rid)) == 1
     ok = api.post("/v1/batch", "inspector", {"actions": [
         {"action": "record.hold.place", "params": {"record": rid, "hold": "A", "reason": "r"}},
         {"action": "record.hold.release", "params": {"record": rid, "hold": "A", "reason": "r"}},
@@ -178,7 +178,7 @@ def test_batch_is_all_or_nothing(api: Api) -> None:
 def test_listing_is_scoped_to_the_agency_and_paginated(api: Api) -> None:
     mine = [api.create("agency", n) for n in range(3)]
     theirs = api.create("other", 9)
-    api.ledger.integrate()
+    api.ledger.log.integrate()
     page = api.get("/v1/records", "agency", limit=2).json()
     assert [i["id"] for i in page["items"]] == mine[:2]
     rest = api.get("/v1/records", "agency", limit=2, cursor=page["next"]).json()
@@ -194,7 +194,7 @@ def test_content_upload_checks_the_announced_digest(api: Api) -> None:
     assert bad.status_code == 422 and bad.json()["code"] == "digest_mismatch"
     rid = api.create(data=b"secret minutes")
     digest = api.get(f"/v1/records/{rid}", "agency").json()["state"]["content"]["digest"]
-    api.ledger.integrate()
+    api.ledger.log.integrate()
     assert api.get(f"/v1/content/{digest}", "agency").content == b"secret minutes"
     assert api.get(f"/v1/content/{digest}", "other").status_code == 403
 
@@ -233,7 +233,7 @@ def test_a_claim_without_answer_is_in_progress_then_released_when_stale(api: Api
                    (old,))
     retried = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k"})
     assert retried.status_code == 200
-    assert len(api.ledger.history(rid)) == 2
+    assert len(api.ledger.records.history(rid)) == 2
 
 
 def test_evidence_bundle_over_http_verifies_offline(api: Api, dev_pki: DevPki,
@@ -243,15 +243,15 @@ def test_evidence_bundle_over_http_verifies_offline(api: Api, dev_pki: DevPki,
     for party, signer_class, field in (("individual", "individual", "Individual"),
                                        ("agency", "organization", "Agency")):
         assert _sign(api, dev_pki, rid, party, signer_class, field).status_code == 200
-    api.ledger.sync()  # what the log worker does in the background
+    api.ledger.log.sync()  # what the log worker does in the background
     answer = api.client.get(f"/v1/records/{rid}/evidence", params={"with_content": True},
                             headers=api.headers("inspector"))
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/zip"
-    tsa_root = api.ledger.anchorer.policy.trust_roots
+    tsa_root = api.ledger.longterm.anchorer.policy.trust_roots
     roots = [r.public_bytes(Encoding.DER) for r in dev_pki.roots.values()] + list(tsa_root)
     report = verify_bundle(read_bundle(answer.content), trust_roots=roots,
-                           at=datetime.now(UTC))
+                           at=datetime.now(UTC), log_key=api.ledger.key.verifier)
     assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
     other = api.client.get(f"/v1/records/{rid}/evidence", headers=api.headers("other"))
     assert other.status_code == 403
@@ -268,7 +268,7 @@ def test_a_claim_is_kept_alive_while_its_request_runs(api: Api,
     rid = api.create()
     idem = api.client.app.state.idempotency  # type: ignore[attr-defined]
     monkeypatch.setattr(idem, "stale", timedelta(seconds=0.4))
-    execute = api.ledger.execute
+    execute = api.ledger.records.execute
     started = threading.Event()
 
     def slow(*args: object, **kwargs: object) -> object:
@@ -276,7 +276,7 @@ def test_a_claim_is_kept_alive_while_its_request_runs(api: Api,
         time.sleep(1.5)  # well past the stale period
         return execute(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(api.ledger, "execute", slow)
+    monkeypatch.setattr(api.ledger.records, "execute", slow)
     body = {"hold": "H", "reason": "r"}
     first: list[object] = []
     thread = threading.Thread(target=lambda: first.append(api.post(
@@ -290,4 +290,4 @@ def test_a_claim_is_kept_alive_while_its_request_runs(api: Api,
     replayed = api.post(f"/v1/records/{rid}/holds", "inspector", body,
                         **{"Idempotency-Key": "slow"})
     assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
-    assert len(api.ledger.history(rid)) == 2  # created, one hold
+    assert len(api.ledger.records.history(rid)) == 2  # created, one hold

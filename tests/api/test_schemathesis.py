@@ -115,17 +115,17 @@ def _seed(ledger: Ledger) -> None:
     clerk = Actor("seed", "agency", "000.00.00.G01")
     for n in range(3):
         data = f"seed document {n}".encode()
-        digest = ledger.put_content(data)
-        rid = ledger.do(clerk, "record.create", metadata={
+        digest = ledger.records.put_content(data)
+        rid = ledger.records.do(clerk, "record.create", metadata={
             "doc_type": "Công văn", "number": str(n + 1), "notation": f"{n + 1}/CV",
             "issued": "2010-01-05", "issuer": clerk.agency, "subject": "Về việc thử",
             "language": "vi", "pages": 1, "access": "open", "reliability": "born_digital"},
             retention=10, schedule="S-1",
             content={"digest": digest, "size": len(data), "media_type": "text/plain"})[0].record
         if n == 1:
-            ledger.do(Actor("seed", "inspector", "000.00.00.T01"), "record.hold.place",
-                      record=rid, hold="H1", reason="thanh tra")
-    ledger.sync()
+            ledger.records.do(Actor("seed", "inspector", "000.00.00.T01"), "record.hold.place",
+                              record=rid, hold="H1", reason="thanh tra")
+    ledger.log.sync()
 
 
 @pytest.fixture(scope="module")

@@ -342,12 +342,12 @@ def test_load_then_graceful_shutdown(backend: tuple[Settings, dict[str, str]],
     assert audit.stdout.splitlines()[-1].startswith("PASSED"), audit.stdout[-2000:]
 
     with Ledger(settings) as ledger:
-        status = ledger.status()
+        status = ledger.log.status()
         # Graceful: all integrated, and the last checkpoint covers the whole log.
         assert status["integration_backlog"] == 0 and status["checkpoint_backlog"] == 0, status
         size = status["tree_size"]
         leaves = [leaf for start in range(0, size, 1000)
-                  for _, leaf in ledger.leaves(start, min(size, start + 1000))]
+                  for _, leaf in ledger.log.leaves(start, min(size, start + 1000))]
         # The log's own entries (its RFC 3161 anchors) aside, each acknowledged event is a leaf
         # exactly once, and nothing else is in the log: no retry, abandoned request or repeat
         # wrote a second event.
@@ -359,7 +359,7 @@ def test_load_then_graceful_shutdown(backend: tuple[Settings, dict[str, str]],
         assert [h for h in acked_hashes if in_log[h] != 1] == []
         assert len(leaves) == len(events) == len(in_log)
         for record, version, _, digest in events[:: max(1, len(events) // 200)]:
-            shown = ledger.describe(record)["events"][version - 1]
+            shown = ledger.records.describe(record)["events"][version - 1]
             assert shown["hash"] == digest and shown["leaf_index"] is not None
         # A hold placed under one key is placed once (and released at most once).
         parsed = [json.loads(leaf) for leaf in leaves if b'"record.hold_' in leaf]

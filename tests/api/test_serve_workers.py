@@ -28,7 +28,7 @@ def test_two_workers_share_one_log(settings: Settings) -> None:
         pytest.skip("several workers need PostgreSQL")
     with Ledger(settings) as ledger:
         _, token = ledger.principals.add(name="w", role="agency", agency="000.00.00.G01")
-        digest = ledger.put_content(b"shared")
+        digest = ledger.records.put_content(b"shared")
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_DATA_DIR=str(settings.data_dir),
                STELE_DATABASE_URL=database_url(settings.database),
@@ -73,9 +73,9 @@ def test_two_workers_share_one_log(settings: Settings) -> None:
     assert server.returncode == 0, err
     assert len(acked) == 100
     with Ledger(settings) as ledger:
-        status = ledger.status()
+        status = ledger.log.status()
         assert status["integration_backlog"] == 0  # graceful stop integrated everything
         assert status["checkpoint"]["size"] == status["tree_size"]
-        assert ledger.audit().bottom_line is Verdict.PASSED
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
         for rid in acked:
-            assert ledger.leaf_indexes(rid)[0] is not None
+            assert ledger.records.leaf_indexes(rid)[0] is not None

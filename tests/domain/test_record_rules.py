@@ -21,6 +21,7 @@ from domain.errors import DomainError
 from domain.record import Record, record_id
 from verifiers.canonical import parse_canonical
 from verifiers.chain import verify_chain
+from verifiers.errors import ChainError
 
 if TYPE_CHECKING:
     from tests.domain.conftest import Builder
@@ -884,7 +885,7 @@ def test_an_event_that_does_not_link_to_its_predecessor_stops_the_replay(build: 
     state["prev"] = sha256_b64(b"some other event")
     object.__setattr__(forged, "__dict__", state)
     replayed = events[0].mutate(None)
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(ChainError) as info:
         forged.mutate(replayed)
     assert info.value.code == "chain_broken"
 

@@ -37,23 +37,24 @@ def test_a_stopped_tsa_anchor_triggers_renewal_under_another(
     first, second = dev_tsa(dev_pki, "tsa", clock), dev_tsa(second_pki, "tsa", clock)
     _, bcy = register_roots(ledger, dev_pki)  # BCY vouches for the first TSA
     register_roots(ledger, second_pki, "BCY", purposes=("timestamping",))
-    ledger.set_anchor_policy(AnchorPolicy([first], 1, []))
+    ledger.longterm.set_anchor_policy(AnchorPolicy([first], 1, []))
     create(ledger, 1)
-    ledger.sync()
-    assert ledger.renew_if_due() is None  # nothing expires soon, every anchor vouches
+    ledger.log.sync()
+    assert ledger.longterm.renew_if_due() is None  # nothing expires soon, every anchor vouches
 
     clock.advance(days=1)
-    ledger.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
+    ledger.records.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
     # Due now, but not by the first TSA: its root no longer vouches for new tokens.
     with pytest.raises(LedgerError):
-        ledger.renew_if_due()
-    ledger.set_anchor_policy(AnchorPolicy([first, second], 1, []))
-    renewed = ledger.renew_if_due()
+        ledger.longterm.renew_if_due()
+    ledger.longterm.set_anchor_policy(AnchorPolicy([first, second], 1, []))
+    renewed = ledger.longterm.renew_if_due()
     assert renewed is not None and renewed.tsa == second.url
-    ledger.sync()
-    assert ledger.renew_if_due() is None  # the newest timestamps rest on an anchor in force
+    ledger.log.sync()
+    # the newest timestamps rest on an anchor in force
+    assert ledger.longterm.renew_if_due() is None
     # The retired root still vouches for the tokens made before it retired.
-    assert ledger.audit().bottom_line is Verdict.PASSED
+    assert ledger.log.audit().bottom_line is Verdict.PASSED
     shown = ledger.trust.show(bcy)
     assert shown["depends"]["timestamps"]["count"] >= 1
 
@@ -63,19 +64,19 @@ def test_a_suspended_tsa_anchor_vouches_for_nothing_until_reinstated(
     first, second = dev_tsa(dev_pki, "tsa", clock), dev_tsa(second_pki, "tsa", clock)
     _, bcy = register_roots(ledger, dev_pki)
     register_roots(ledger, second_pki, "BCY", purposes=("timestamping",))
-    ledger.set_anchor_policy(AnchorPolicy([first, second], 1, []))
+    ledger.longterm.set_anchor_policy(AnchorPolicy([first, second], 1, []))
     create(ledger, 1)
-    ledger.sync()
+    ledger.log.sync()
     clock.advance(hours=1)
-    ledger.do(COMMITTEE, "trust.suspend", anchor=bcy, reason="suspected key compromise")
-    renewed = ledger.renew_if_due()
+    ledger.records.do(COMMITTEE, "trust.suspend", anchor=bcy, reason="suspected key compromise")
+    renewed = ledger.longterm.renew_if_due()
     assert renewed is not None and renewed.tsa == second.url
-    ledger.sync()
+    ledger.log.sync()
     # Its tokens are in doubt while it is suspended: the audit cannot vouch for them.
-    assert ledger.audit().bottom_line is not Verdict.PASSED
-    ledger.do(COMMITTEE, "trust.reinstate", anchor=bcy, reason="compromise ruled out")
-    ledger.sync()
-    assert ledger.audit().bottom_line is Verdict.PASSED
+    assert ledger.log.audit().bottom_line is not Verdict.PASSED
+    ledger.records.do(COMMITTEE, "trust.reinstate", anchor=bcy, reason="compromise ruled out")
+    ledger.log.sync()
+    assert ledger.log.audit().bottom_line is Verdict.PASSED
 
 
 def test_a_retired_tsa_anchor_vouches_only_for_tokens_made_before_it_retired(
@@ -89,13 +90,13 @@ def test_a_retired_tsa_anchor_vouches_only_for_tokens_made_before_it_retired(
 
     first = dev_tsa(dev_pki, "tsa", clock)
     _, bcy = register_roots(ledger, dev_pki)
-    ledger.set_anchor_policy(AnchorPolicy([first], 1, []))
+    ledger.longterm.set_anchor_policy(AnchorPolicy([first], 1, []))
     create(ledger, 1)
-    ledger.sync()
+    ledger.log.sync()
     clock.advance(days=1)
-    ledger.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
-    ledger.sync(anchor=False)
-    assert ledger.audit().bottom_line is Verdict.PASSED  # made before: still vouched for
+    ledger.records.do(COMMITTEE, "trust.retire", anchor=bcy, reason="BCY root re-keyed")
+    ledger.log.sync(anchor=False)
+    assert ledger.log.audit().bottom_line is Verdict.PASSED  # made before: still vouched for
     clock.advance(hours=1)
     latest = ledger.checkpointer.latest()
     assert latest is not None
@@ -104,6 +105,6 @@ def test_a_retired_tsa_anchor_vouches_only_for_tokens_made_before_it_retired(
         tx.add_timestamp(latest.size, "late-tsa", late, clock().isoformat(),
                          new_evidence_record(None, late, "sha256"), clock().isoformat(),
                          "2099-01-01T00:00:00Z")
-    report = ledger.audit()
+    report = ledger.log.audit()
     failed = {c.name: c.code for c in report.failures}
     assert failed == {f"evidence[{latest.size}:late-tsa]": "tsa_untrusted"}, failed

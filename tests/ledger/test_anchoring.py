@@ -41,15 +41,15 @@ def _dev_root(settings: Settings) -> list[bytes]:
 def _write(ledger: Ledger, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
         rid = create(ledger, i)
-        ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+        ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
 
 
 def test_every_checkpoint_with_events_is_anchored_and_logged(settings: Settings) -> None:
     with Ledger(settings) as ledger:
         _write(ledger, 3)
-        ledger.sync()
+        ledger.log.sync()
         _write(ledger, 2, start=10)
-        ledger.sync()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             checkpoints = {s: note for s, _, note, _ in tx.checkpoints()}
             stamped = {s for s, _, _ in tx.evidence_records()}
@@ -64,12 +64,12 @@ def test_every_checkpoint_with_events_is_anchored_and_logged(settings: Settings)
             assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
         # The anchor entries are leaves, covered by the last checkpoint; the audit holds.
         latest = ledger.checkpointer.latest()
-        assert latest is not None and latest.size == ledger.size() == 12
+        assert latest is not None and latest.size == ledger.log.size() == 12
         kinds = [leaf.rsplit(b'"type":"', 1)[1].split(b'"')[0]
-                 for _, leaf in ledger.leaves(0, latest.size)]
+                 for _, leaf in ledger.log.leaves(0, latest.size)]
         assert kinds.count(b"log.anchored") == 2
-        assert ledger.audit().bottom_line is Verdict.PASSED
-        assert ledger.anchoring_status()["waiting"] == []
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
+        assert ledger.longterm.anchoring_status()["waiting"] == []
 
 
 def test_openssl_accepts_every_stored_token_over_its_note(settings: Settings,
@@ -81,7 +81,7 @@ def test_openssl_accepts_every_stored_token_over_its_note(settings: Settings,
         pytest.skip("openssl not installed")
     with Ledger(settings) as ledger:
         _write(ledger, 2)
-        ledger.sync()
+        ledger.log.sync()
         identity = load_or_create(settings.data_dir / "tsa")
         pem = serialization.Encoding.PEM
         (tmp_path / "root.pem").write_bytes(identity.root.public_bytes(pem))
@@ -103,21 +103,23 @@ def test_openssl_accepts_every_stored_token_over_its_note(settings: Settings,
 def test_a_tsa_that_is_down_never_blocks_writes(settings: Settings) -> None:
     with Ledger(settings) as ledger:
         down = AnchorPolicy([HttpTsa("http://127.0.0.1:1/")], 1, _dev_root(settings))
-        ledger._anchorer = Anchorer(ledger.store, ledger._save, down, settings.origin,
-                                    ledger.anchorer.actor, ledger.clock)
+        ledger.longterm._anchorer = Anchorer(ledger.store, ledger.longterm._save, down,
+                                             settings.origin,
+                                    ledger.longterm.anchorer.actor, ledger.clock)
         _write(ledger, 2)
-        ledger.sync()  # writes, integration and checkpoints go on
-        assert ledger.anchoring_status()["waiting"] == [4]
+        ledger.log.sync()  # writes, integration and checkpoints go on
+        assert ledger.longterm.anchoring_status()["waiting"] == [4]
         _write(ledger, 1, start=5)
-        ledger.sync()
-        assert ledger.anchoring_status()["waiting"] == [4, 6]
+        ledger.log.sync()
+        assert ledger.longterm.anchoring_status()["waiting"] == [4, 6]
         # The TSA is back: the backlog is anchored, oldest first.
         up = AnchorPolicy([LocalTsa(TimeStampAuthority(load_or_create(
             settings.data_dir / "tsa")))], 1, _dev_root(settings))
-        ledger._anchorer = Anchorer(ledger.store, ledger._save, up, settings.origin,
-                                    ledger.anchorer.actor, ledger.clock)
-        assert [a.size for a in ledger.anchor()] == [4, 6]
-        assert ledger.anchoring_status()["waiting"] == []
+        ledger.longterm._anchorer = Anchorer(ledger.store, ledger.longterm._save, up,
+                                             settings.origin,
+                                    ledger.longterm.anchorer.actor, ledger.clock)
+        assert [a.size for a in ledger.longterm.anchor()] == [4, 6]
+        assert ledger.longterm.anchoring_status()["waiting"] == []
 
 
 def test_k_of_n_tokens_from_two_independent_tsas(settings: Settings) -> None:
@@ -125,27 +127,28 @@ def test_k_of_n_tokens_from_two_independent_tsas(settings: Settings) -> None:
         policy = AnchorPolicy(
             [LocalTsa(TimeStampAuthority(load_or_create(settings.data_dir / "tsa"))),
              HttpTsa(other.url)], 2, _dev_root(settings) + _der(other.root_pem))
-        ledger._anchorer = Anchorer(ledger.store, ledger._save, policy, settings.origin,
-                                    ledger.anchorer.actor, ledger.clock)
+        ledger.longterm._anchorer = Anchorer(ledger.store, ledger.longterm._save, policy,
+                                             settings.origin,
+                                    ledger.longterm.anchorer.actor, ledger.clock)
         _write(ledger, 2)
-        ledger.sync()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             assert sorted(t for t, _, _ in tx.timestamps(4)) == sorted(
                 ["builtin:stele-dev-tsa", other.url])
-        assert ledger.audit().bottom_line is Verdict.PASSED
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
 
 
 def test_a_stored_token_missing_from_the_log_is_logged_once(settings: Settings) -> None:
     with Ledger(settings) as ledger:
         _write(ledger, 1)
-        ledger.sync(anchor=False)
-        anchorer = ledger.anchorer
+        ledger.log.sync(anchor=False)
+        anchorer = ledger.longterm.anchorer
         anchorer._anchor(2, ledger.checkpointer.at(2).note,  # crash after storing the token
                          lambda: True)
-        ledger.anchor()
-        ledger.anchor()
-        ledger.integrate()
-        kinds = [leaf for _, leaf in ledger.leaves(0, ledger.size())
+        ledger.longterm.anchor()
+        ledger.longterm.anchor()
+        ledger.log.integrate()
+        kinds = [leaf for _, leaf in ledger.log.leaves(0, ledger.log.size())
                  if b'"type":"log.anchored"' in leaf]
         assert len(kinds) == 1
 
@@ -156,7 +159,7 @@ def test_the_long_term_scenario_renewal_keeps_the_proof_alive(settings: Settings
     now = datetime.now(UTC)
     with openssl_tsa(years=20) as second, Ledger(settings) as ledger:
         _write(ledger, 2)
-        ledger.sync()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             (size, tsa, record), = tx.evidence_records()
         note = ledger.checkpointer.at(size).note.encode()  # type: ignore[union-attr]
@@ -170,13 +173,14 @@ def test_the_long_term_scenario_renewal_keeps_the_proof_alive(settings: Settings
         assert verdict(record, 0) is Verdict.PASSED
         assert verdict(record, 10) is Verdict.INDETERMINATE  # the TSA certificate expired
         # Renewal is due within the 2-year margin of the first TSA's expiry (5 years).
-        assert due(ledger.anchorer, timedelta(days=365 * 6)) == [
-            (size, tsa, due(ledger.anchorer, timedelta(days=365 * 6))[0][2])]
-        assert due(ledger.anchorer, ledger.renewal_margin) == []  # not yet within 2 years
-        ledger._anchorer = Anchorer(
-            ledger.store, ledger._save, AnchorPolicy([HttpTsa(second.url)], 1, roots),
-            settings.origin, ledger.anchorer.actor, ledger.clock)
-        done = renew(ledger.anchorer, reason="first TSA certificate expires in 5 years")
+        assert due(ledger.longterm.anchorer, timedelta(days=365 * 6)) == [
+            (size, tsa, due(ledger.longterm.anchorer, timedelta(days=365 * 6))[0][2])]
+        # not yet within 2 years
+        assert due(ledger.longterm.anchorer, ledger.longterm.renewal_margin) == []
+        ledger.longterm._anchorer = Anchorer(
+            ledger.store, ledger.longterm._save, AnchorPolicy([HttpTsa(second.url)], 1, roots),
+            settings.origin, ledger.longterm.anchorer.actor, ledger.clock)
+        done = renew(ledger.longterm.anchorer, reason="first TSA certificate expires in 5 years")
         assert done.records == 1
         with ledger.store.transaction() as tx:
             (_, _, renewed), = tx.evidence_records()
@@ -184,7 +188,7 @@ def test_the_long_term_scenario_renewal_keeps_the_proof_alive(settings: Settings
             assert verdict(renewed, years) is Verdict.PASSED, years
         assert verdict(renewed, 30) is Verdict.INDETERMINATE  # time to renew again by then
         # Hash-tree renewal to SHA-512 keeps it bound and valid.
-        renew(ledger.anchorer, reason="SHA-256 weakening", algorithm="sha512")
+        renew(ledger.longterm.anchorer, reason="SHA-256 weakening", algorithm="sha512")
         with ledger.store.transaction() as tx:
             (_, _, rehashed), = tx.evidence_records()
         assert verdict(rehashed, 10) is Verdict.PASSED
@@ -196,9 +200,10 @@ def test_the_long_term_scenario_renewal_keeps_the_proof_alive(settings: Settings
         assert verify_evidence_record(bytes(flipped), data=note, trust_roots=roots,
                                       at=now).bottom_line is not Verdict.PASSED
         # The renewal is in the log, and the log still audits.
-        ledger.sync(anchor=False)
-        assert any(b'"type":"log.renewed"' in leaf for _, leaf in ledger.leaves(0, ledger.size()))
-        assert ledger.audit().bottom_line is Verdict.PASSED
+        ledger.log.sync(anchor=False)
+        leaves = ledger.log.leaves(0, ledger.log.size())
+        assert any(b'"type":"log.renewed"' in leaf for _, leaf in leaves)
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
 
 
 def test_note_digest_is_sha256_of_the_note_bytes() -> None:
@@ -223,13 +228,13 @@ def test_bouncy_castle_verifies_the_ledgers_evidence_records(settings: Settings,
         pytest.skip("one backend is enough for the outside check")
     with Ledger(settings) as ledger:
         _write(ledger, 2)
-        ledger.sync()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             (size, _, record), = tx.evidence_records()
         note = ledger.checkpointer.at(size).note.encode()  # type: ignore[union-attr]
         done = bc(record, [note])
         assert done.returncode == 0, done.stderr
-        renew(ledger.anchorer, reason="test")
+        renew(ledger.longterm.anchorer, reason="test")
         with ledger.store.transaction() as tx:
             (_, _, renewed), = tx.evidence_records()
         done = bc(renewed, [note])
@@ -243,14 +248,14 @@ def test_the_server_job_renews_only_when_due(settings: Settings) -> None:
 
     with Ledger(settings) as ledger:
         _write(ledger, 1)
-        ledger.sync()
-        assert ledger.renew_if_due() is None  # the built-in TSA's certificate has 5 years
+        ledger.log.sync()
+        assert ledger.longterm.renew_if_due() is None  # the built-in TSA's certificate has 5 years
     with Ledger(replace(settings, renewal_margin_days=365 * 6)) as ledger:
-        assert ledger.anchoring_status()["renewal_due"]
-        assert ledger.renew_if_due() is None  # checked less than renewal_check_seconds ago
+        assert ledger.longterm.anchoring_status()["renewal_due"]
+        assert ledger.longterm.renew_if_due() is None  # checked less than renewal_check_seconds ago
     with Ledger(replace(settings, renewal_margin_days=365 * 6,
                         renewal_check_seconds=1e-6)) as ledger:
-        renewed = ledger.renew_if_due()
+        renewed = ledger.longterm.renew_if_due()
         assert renewed is not None and renewed.records == 1
         with ledger.store.transaction() as tx:
             assert tx.open_renewal() is None and tx.renewals_done() == 1
@@ -260,7 +265,7 @@ def test_a_second_token_for_the_same_checkpoint_and_tsa_is_dropped(settings: Set
     """Two server processes may anchor one checkpoint at once: the first token stored wins."""
     with Ledger(settings) as ledger:
         _write(ledger, 1)
-        ledger.sync()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             (size, tsa, record), = tx.evidence_records()
             (_, token, gen_time), = tx.timestamps(size)
@@ -278,21 +283,21 @@ def test_audit_reverifies_every_evidence_record_and_detects_a_split_view(
 
     with Ledger(settings) as ledger:
         _write(ledger, 2)
-        ledger.sync()
+        ledger.log.sync()
         kept = ledger.checkpointer.latest()
         assert kept is not None
         _write(ledger, 2, start=5)
-        ledger.sync()
-        report = ledger.audit(saved_checkpoint=kept.note)
+        ledger.log.sync()
+        report = ledger.log.audit(saved_checkpoint=kept.note)
         assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
         assert {c.name for c in report.checks} >= {"evidence", "saved_checkpoint"}
         # Ten years on, the built-in TSA's certificate has expired: not proven, not forged.
-        later = ledger.audit(at=datetime.now(UTC) + timedelta(days=3650))
+        later = ledger.log.audit(at=datetime.now(UTC) + timedelta(days=3650))
         assert later.bottom_line is Verdict.INDETERMINATE
         # A checkpoint signed with the log's key over another history: a split view.
         forged = sign_note(f"{settings.origin}\n{kept.size}\n{'A' * 43}=\n", ledger.key.name,
                            ledger.key.private_key)
-        split = ledger.audit(saved_checkpoint=forged)
+        split = ledger.log.audit(saved_checkpoint=forged)
         assert split.bottom_line is Verdict.FAILED
         assert "split_view" in {c.code for c in split.failures}
         # An edited evidence record fails the audit.
@@ -301,4 +306,4 @@ def test_audit_reverifies_every_evidence_record_and_detects_a_split_view(
             edited = bytearray(record)
             edited[-40] ^= 1
             tx.update_evidence(size, tsa, bytes(edited), "now", "2099-01-01T00:00:00Z")
-        assert ledger.audit().bottom_line is Verdict.FAILED
+        assert ledger.log.audit().bottom_line is Verdict.FAILED

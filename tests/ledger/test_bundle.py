@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from api.cli.main import cli
 from ledger.config import Settings
 from ledger.dev.pki import DevPki
-from ledger.service import Command, Ledger
+from ledger.records import Command
+from ledger.service import Ledger
 from tests.bundles import Scene, roots_der, signed_record
 from tests.conftest import Clock, database_url
 from tests.ledger.builders import AGENCY
@@ -32,7 +33,8 @@ def scene(settings: Settings, clock: Clock, dev_pki: DevPki,
 
 
 def _verify(scene: Scene, bundle: bytes, **kw: object) -> tuple[Verdict, dict[str, object]]:
-    options = {"trust_roots": roots_der(scene.pki), "at": scene.clock(), **kw}
+    options = {"trust_roots": roots_der(scene.pki), "at": scene.clock(),
+               "log_key": scene.ledger.key.verifier, **kw}
     report = verify_bundle(read_bundle(bundle), **options)  # type: ignore[arg-type]
     return report.bottom_line, report.as_json()
 
@@ -95,13 +97,13 @@ def test_a_pinned_log_key_must_be_the_bundles(scene: Scene) -> None:
 
 def test_a_destroyed_record_exports_its_tombstone_and_history(scene: Scene) -> None:
     rid = scene.record
-    scene.ledger.execute(AGENCY, [
+    scene.ledger.records.execute(AGENCY, [
         Command("record.appraise", {"record": rid, "council": "HĐ", "minutes": "BB-1",
                                     "decision": "destroy", "retention": 10}),
         Command("record.destruction.approve", {"record": rid, "decision": "QĐ-HUY-1"}),
     ])
-    scene.ledger.do(AGENCY, "record.destruction.execute", record=rid, minutes="BB-HUY-1",
-                    replicas_purged=1)
+    scene.ledger.records.do(AGENCY, "record.destruction.execute", record=rid, minutes="BB-HUY-1",
+                            replicas_purged=1)
     bundle = scene.bundle()
     files = read_bundle(bundle)
     assert "document" not in files
@@ -122,7 +124,7 @@ def test_cli_exports_and_verifies_with_exit_codes(scene: Scene, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     roots = tmp_path / "roots.pem"
     roots.write_bytes(b"".join(r.public_bytes(Encoding.PEM) for r in scene.pki.roots.values()))
-    at = ["--at", scene.clock().isoformat()]
+    at = ["--at", scene.clock().isoformat(), "--log-key", scene.ledger.key.verifier]
     result = runner.invoke(cli, ["verify", str(out), "--trust", str(roots), *at])
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("PASSED")

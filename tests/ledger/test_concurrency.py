@@ -55,9 +55,9 @@ def _writing(settings: Settings, step: Callable[[Ledger, int], None]) -> Iterato
 
 def _write_and_cut(ledger: Ledger, n: int) -> None:
     rid = create(ledger, 10_000 + n)
-    ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
-    ledger.integrate()
-    ledger.checkpoint(force=True)
+    ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+    ledger.log.integrate()
+    ledger.log.checkpoint(force=True)
 
 
 def _commit_between(monkeypatch: pytest.MonkeyPatch, method: str, other: Ledger) -> list[int]:
@@ -82,24 +82,24 @@ def test_live_audit_sees_one_state_while_a_checkpoint_lands(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     with Ledger(settings) as ledger, Ledger(settings) as other:
         create(ledger, 1)
-        ledger.sync()
+        ledger.log.sync()
         fired = _commit_between(monkeypatch, "head", other)
-        report = ledger.audit()
+        report = ledger.log.audit()
         assert fired
         assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
-        assert other.size() > report.summary["leaves"]  # the new leaves came after the audit
+        assert other.log.size() > report.summary["leaves"]  # the new leaves came after the audit
 
 
 def test_a_checkpoint_cut_while_the_anchorer_reads_is_anchored_later(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     with Ledger(settings) as ledger, Ledger(settings) as other:
         create(ledger, 1)
-        ledger.sync(anchor=False)
+        ledger.log.sync(anchor=False)
         fired = _commit_between(monkeypatch, "checkpoints_after", other)
-        ledger.anchor()
+        ledger.longterm.anchor()
         assert fired
         monkeypatch.undo()
-        ledger.anchor()  # the next run takes the checkpoint cut meanwhile
+        ledger.longterm.anchor()  # the next run takes the checkpoint cut meanwhile
         latest = other.checkpointer.latest()
         assert latest is not None
         with ledger.store.transaction() as tx:
@@ -112,8 +112,8 @@ def test_no_checkpoint_is_skipped_while_checkpoints_are_cut(settings: Settings) 
     with Ledger(settings) as ledger:
         with _writing(settings, _write_and_cut) as done:
             while len(done) < 30:
-                ledger.anchor()
-        ledger.sync()
+                ledger.longterm.anchor()
+        ledger.log.sync()
         with ledger.store.transaction() as tx:
             checkpoints = [size for size, _, _, _ in tx.checkpoints()]
             stamped = {size for size, _, _ in tx.evidence_records()}
@@ -121,13 +121,13 @@ def test_no_checkpoint_is_skipped_while_checkpoints_are_cut(settings: Settings) 
         unanchored = []
         for size in checkpoints:
             kinds = [leaf.rsplit(b'"type":"', 1)[1].split(b'"')[0]
-                     for _, leaf in ledger.leaves(previous, size)]
+                     for _, leaf in ledger.log.leaves(previous, size)]
             if any(k not in (b"log.anchored", b"log.renewed") for k in kinds) and (
                     size not in stamped):
                 unanchored.append(size)
             previous = size
         assert unanchored == []
-        assert ledger.anchoring_status()["waiting"] == []
+        assert ledger.longterm.anchoring_status()["waiting"] == []
 
 
 def test_export_and_show_while_the_record_grows(settings: Settings) -> None:
@@ -135,17 +135,17 @@ def test_export_and_show_while_the_record_grows(settings: Settings) -> None:
     verifies; an export that catches an event not yet anchored is refused with its code."""
     with Ledger(settings) as ledger:
         rid = create(ledger, 1)
-        ledger.sync()
-        roots = ledger.anchorer.policy.trust_roots
+        ledger.log.sync()
+        roots = ledger.longterm.anchorer.policy.trust_roots
 
         def grow(other: Ledger, n: int) -> None:
-            other.do(AGENCY, "record.hold.place", record=rid, hold=f"H{n}", reason="r")
-            other.sync()
+            other.records.do(AGENCY, "record.hold.place", record=rid, hold=f"H{n}", reason="r")
+            other.log.sync()
 
         verified = refused = 0
         with _writing(settings, grow) as done:
             while len(done) < 15:
-                shown = ledger.describe(rid)
+                shown = ledger.records.describe(rid)
                 assert len(shown["events"]) == shown["state"]["version"]
                 try:
                     bundle = export(ledger, rid)

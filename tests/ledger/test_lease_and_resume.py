@@ -41,11 +41,12 @@ class Crash(Exception):
 def _anchored(ledger: Ledger, settings: Settings, **kwargs: str) -> CountingTsa:
     identity = load_or_create(settings.data_dir / "tsa")
     counting = CountingTsa(LocalTsa(TimeStampAuthority(identity, **kwargs)))
-    ledger.set_anchor_policy(AnchorPolicy([counting], 1, ledger.anchorer.policy.trust_roots))
+    ledger.longterm.set_anchor_policy(AnchorPolicy([counting], 1,
+                                                   ledger.longterm.anchorer.policy.trust_roots))
     for n in range(2):
         rid = create(ledger, n)
-        ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
-        ledger.sync()
+        ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+        ledger.log.sync()
     return counting
 
 
@@ -55,8 +56,9 @@ def _timestamps_per_record(ledger: Ledger) -> list[int]:
 
 
 def _renewal_leaves(ledger: Ledger) -> int:
-    ledger.sync(anchor=False)
-    return sum(b'"type":"log.renewed"' in leaf for _, leaf in ledger.leaves(0, ledger.size()))
+    ledger.log.sync(anchor=False)
+    return sum(b'"type":"log.renewed"' in leaf for _, leaf in ledger.log.leaves(0,
+                                                                                ledger.log.size()))
 
 
 def test_a_renewal_stopped_after_its_token_resumes_without_asking_again(
@@ -71,15 +73,15 @@ def test_a_renewal_stopped_after_its_token_resumes_without_asking_again(
 
         monkeypatch.setattr(renewal, "_apply", crash)  # the token is stored; then the crash
         with pytest.raises(Crash):
-            renew(ledger.anchorer, reason="scheduled")
+            renew(ledger.longterm.anchorer, reason="scheduled")
         assert tsa.calls == before + 1
         monkeypatch.undo()
-        done = renew(ledger.anchorer, reason="another run")  # resumes the stored renewal
+        done = renew(ledger.longterm.anchorer, reason="another run")  # resumes the stored renewal
         assert tsa.calls == before + 1  # no second token
         assert done.records == 2
         assert _timestamps_per_record(ledger) == [2, 2]  # each record renewed once
         assert _renewal_leaves(ledger) == 1
-        assert ledger.audit().bottom_line is Verdict.PASSED
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
 
 
 def test_a_renewal_stopped_before_its_entry_logs_it_once(
@@ -87,16 +89,16 @@ def test_a_renewal_stopped_before_its_entry_logs_it_once(
     with Ledger(settings) as ledger:
         tsa = _anchored(ledger, settings)
         calls = tsa.calls
-        save = ledger.anchorer.save
+        save = ledger.longterm.anchorer.save
 
         def crash(*_: object) -> None:
             raise Crash
 
-        monkeypatch.setattr(ledger.anchorer, "save", crash)  # applied; the entry not saved
+        monkeypatch.setattr(ledger.longterm.anchorer, "save", crash)  # applied; the entry not saved
         with pytest.raises(Crash):
-            renew(ledger.anchorer, reason="scheduled")
-        monkeypatch.setattr(ledger.anchorer, "save", save)
-        renew(ledger.anchorer, reason="scheduled")
+            renew(ledger.longterm.anchorer, reason="scheduled")
+        monkeypatch.setattr(ledger.longterm.anchorer, "save", save)
+        renew(ledger.longterm.anchorer, reason="scheduled")
         assert tsa.calls == calls + 1
         assert _timestamps_per_record(ledger) == [2, 2]
         assert _renewal_leaves(ledger) == 1
@@ -107,17 +109,17 @@ def test_a_renewal_stopped_before_its_entry_logs_it_once(
 def test_only_the_lease_holder_anchors(settings: Settings) -> None:
     with Ledger(settings) as first, Ledger(settings) as second:
         tsa = _anchored(first, settings)
-        second.set_anchor_policy(first.anchorer.policy)
-        assert first.lease.hold()
+        second.longterm.set_anchor_policy(first.longterm.anchorer.policy)
+        assert first.longterm.lease.hold()
         create(second, 99)
-        second.sync(anchor=False)
+        second.log.sync(anchor=False)
         calls = tsa.calls
-        assert second.anchor(leased=True) == []  # not the holder: no request
-        assert second.renew_if_due() is None
+        assert second.longterm.anchor(leased=True) == []  # not the holder: no request
+        assert second.longterm.renew_if_due() is None
         assert tsa.calls == calls
-        assert [a.size for a in first.anchor(leased=True)] == [second.size()]
+        assert [a.size for a in first.longterm.anchor(leased=True)] == [second.log.size()]
     with Ledger(settings) as third:  # the holder closed: it handed the lease over
-        assert third.lease.hold()
+        assert third.longterm.lease.hold()
 
 
 def test_an_expired_lease_is_taken_over(settings: Settings) -> None:
@@ -143,5 +145,5 @@ def test_a_token_naming_its_tsa_by_key_identifier_is_anchored(settings: Settings
         for token in tokens:
             signer = cms.ContentInfo.load(token)["content"]["signer_infos"][0]
             assert signer["sid"].name == "subject_key_identifier"
-        assert ledger.audit().bottom_line is Verdict.PASSED
-        assert renew(ledger.anchorer, reason="scheduled").records == 2
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
+        assert renew(ledger.longterm.anchorer, reason="scheduled").records == 2

@@ -26,14 +26,14 @@ def ledger(settings: Settings, clock: Clock) -> Ledger:
 def _write(ledger: Ledger, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
         rid = create(ledger, i)
-        ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+        ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
 
 
 def test_leaves_are_the_events_in_order_dense_and_once(ledger: Ledger) -> None:
     _write(ledger, 20)
-    assert ledger.integrate().count == 40
-    assert ledger.integrate().count == 0  # nothing twice
-    leaves = ledger.leaves(0, 40)
+    assert ledger.log.integrate().count == 40
+    assert ledger.log.integrate().count == 0  # nothing twice
+    leaves = ledger.log.leaves(0, 40)
     assert [i for i, _ in leaves] == list(range(40))
     with ledger.store.transaction() as tx:
         events = tx.events_after(0, 100)
@@ -42,27 +42,27 @@ def test_leaves_are_the_events_in_order_dense_and_once(ledger: Ledger) -> None:
 
 def test_every_proof_from_stored_nodes_verifies(ledger: Ledger) -> None:
     _write(ledger, 19)  # 38 leaves: an odd-shaped tree
-    ledger.integrate()
-    size = ledger.size()
-    leaf_hashes = [leaf_hash(leaf) for _, leaf in ledger.leaves(0, size)]
+    ledger.log.integrate()
+    size = ledger.log.size()
+    leaf_hashes = [leaf_hash(leaf) for _, leaf in ledger.log.leaves(0, size)]
     for n in (1, 2, 3, 7, 8, 9, 31, 38):
-        root = ledger.root(n)
+        root = ledger.log.root(n)
         assert root == root_of(leaf_hashes[:n])
         for i in range(n):
-            proof = ledger.prove_inclusion(i, n)
+            proof = ledger.log.prove_inclusion(i, n)
             verify_inclusion(i, n, leaf_hashes[i],
                              [base64.b64decode(p) for p in proof["proof"]], root)
         for m in range(1, n + 1):
-            proof = ledger.prove_consistency(m, n)
+            proof = ledger.log.prove_consistency(m, n)
             verify_consistency(m, n, [base64.b64decode(p) for p in proof["proof"]],
-                               ledger.root(m), root)
+                               ledger.log.root(m), root)
 
 
 def test_proof_requests_outside_the_log_are_refused(ledger: Ledger) -> None:
     _write(ledger, 2)
-    ledger.integrate()
-    for call in (lambda: ledger.prove_inclusion(4, 4), lambda: ledger.prove_inclusion(0, 9),
-                 lambda: ledger.prove_consistency(3, 2), lambda: ledger.leaves(3, 9)):
+    ledger.log.integrate()
+    for call in (lambda: ledger.log.prove_inclusion(4, 4), lambda: ledger.log.prove_inclusion(0, 9),
+                 lambda: ledger.log.prove_consistency(3, 2), lambda: ledger.log.leaves(3, 9)):
         with pytest.raises(DomainError) as refused:
             call()
         assert refused.value.code == "out_of_range"
@@ -74,32 +74,32 @@ def test_checkpoint_policy_every_n_entries_or_t_seconds(settings: Settings, cloc
     with Ledger(replace(settings, checkpoint_every=10, checkpoint_interval=60),
                 clock=clock) as ledger:
         _write(ledger, 2)
-        ledger.integrate()
-        first = ledger.checkpoint()
+        ledger.log.integrate()
+        first = ledger.log.checkpoint()
         assert first is not None and first.size == 4  # the first is always due
         _write(ledger, 2, start=10)
-        ledger.integrate()
-        assert ledger.checkpoint() is None  # 4 new entries, 0 s: not due
+        ledger.log.integrate()
+        assert ledger.log.checkpoint() is None  # 4 new entries, 0 s: not due
         clock.advance(seconds=61)
-        second = ledger.checkpoint()
+        second = ledger.log.checkpoint()
         assert second is not None and second.size == 8  # interval passed
         _write(ledger, 5, start=20)
-        ledger.integrate()
-        third = ledger.checkpoint()
+        ledger.log.integrate()
+        third = ledger.log.checkpoint()
         assert third is not None and third.size == 18  # 10 entries arrived
-        assert ledger.checkpoint(force=True) is None  # never two for one size
+        assert ledger.log.checkpoint(force=True) is None  # never two for one size
         with ledger.store.transaction() as tx:
             assert [c[0] for c in tx.checkpoints()] == [4, 8, 18]
 
 
 def test_checkpoint_is_a_signed_note_under_the_log_key(ledger: Ledger, settings: Settings) -> None:
     _write(ledger, 3)
-    cp = ledger.sync()
+    cp = ledger.log.sync()
     assert cp is not None
     key = parse_verifier_key(ledger.key.verifier)
     assert key.name == settings.origin
     body = parse_checkpoint(open_note(cp.note, [key]).text)
-    assert (body.origin, body.size, body.root) == (settings.origin, 6, ledger.root(6))
+    assert (body.origin, body.size, body.root) == (settings.origin, 6, ledger.log.root(6))
     key_file = settings.data_dir / "checkpoint-key.pem"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     # The key survives a restart: the same verifier key.
@@ -109,15 +109,15 @@ def test_checkpoint_is_a_signed_note_under_the_log_key(ledger: Ledger, settings:
 
 def test_a_checkpoint_inconsistent_with_the_last_is_never_signed(ledger: Ledger) -> None:
     _write(ledger, 3)
-    ledger.sync()
+    ledger.log.sync()
     _write(ledger, 1, start=9)
-    ledger.integrate()
+    ledger.log.integrate()
     with ledger.store.transaction() as tx:  # forge history under the last checkpoint
         tx.execute("UPDATE stele_leaves SET hash = ? WHERE idx = 0".replace(
             "stele_leaves", ledger.store.prefix + "stele_leaves"), (b"\x00" * 32,))
         tx.execute(f"DELETE FROM {ledger.store.prefix}stele_nodes")
     with pytest.raises(DomainError) as refused:
-        ledger.checkpoint(force=True)
+        ledger.log.checkpoint(force=True)
     assert refused.value.code == "corrupt_store"
 
 

@@ -33,8 +33,8 @@ def _writer(settings: Settings, prefix: str, count: int, every: int = 1) -> subp
 
 def _check_log(settings: Settings, acknowledged: list[str]) -> None:
     with Ledger(settings) as ledger:
-        ledger.sync()
-        report = ledger.audit()
+        ledger.log.sync()
+        report = ledger.log.audit()
         assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]
         with ledger.store.transaction() as tx:
             size, _ = tx.head()
@@ -42,7 +42,7 @@ def _check_log(settings: Settings, acknowledged: list[str]) -> None:
             nids = [n for _, n, _, _ in tx.leaves(0, size)]
         assert nids == sorted(set(nids))  # each event once, in notification order
         for rid in acknowledged:
-            indexes = ledger.leaf_indexes(rid)
+            indexes = ledger.records.leaf_indexes(rid)
             assert len(indexes) == 2 and None not in indexes, rid
 
 

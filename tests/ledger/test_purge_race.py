@@ -20,10 +20,11 @@ def ledger(settings: Settings, clock: Clock) -> Ledger:
 
 
 def _destroy(ledger: Ledger, rid: str) -> None:
-    ledger.do(AGENCY, "record.appraise", record=rid, council="HĐ", minutes="BB",
-              decision="destroy", retention=10)
-    ledger.do(AGENCY, "record.destruction.approve", record=rid, decision="QĐ")
-    ledger.do(AGENCY, "record.destruction.execute", record=rid, minutes="BB2", replicas_purged=1)
+    ledger.records.do(AGENCY, "record.appraise", record=rid, council="HĐ", minutes="BB",
+                      decision="destroy", retention=10)
+    ledger.records.do(AGENCY, "record.destruction.approve", record=rid, decision="QĐ")
+    ledger.records.do(AGENCY, "record.destruction.execute", record=rid, minutes="BB2",
+                      replicas_purged=1)
 
 
 def _integrate_without_purge(ledger: Ledger) -> None:
@@ -33,7 +34,7 @@ def _integrate_without_purge(ledger: Ledger) -> None:
 
 def test_purge_spares_bytes_of_a_record_written_after_the_destruction(ledger: Ledger) -> None:
     gone = create(ledger, 1, body=b"the same bytes")
-    digest = ledger.record(gone).content["digest"]
+    digest = ledger.records.record(gone).content["digest"]
     _destroy(ledger, gone)
     _integrate_without_purge(ledger)  # the destruction is in the log: its bytes are queued
     with ledger.store.transaction() as tx:
@@ -41,8 +42,8 @@ def test_purge_spares_bytes_of_a_record_written_after_the_destruction(ledger: Le
     kept = create(ledger, 2, body=b"the same bytes")  # written, not yet integrated
     assert ledger.integrator.purge() == []  # the new record's pending event holds the bytes
     assert ledger.content.has(digest)
-    ledger.sync()
-    assert ledger.content.has(ledger.record(kept).content["digest"])
+    ledger.log.sync()
+    assert ledger.content.has(ledger.records.record(kept).content["digest"])
     with ledger.store.transaction() as tx:
         assert tx.pending_purges() == []  # the bytes are the live record's now
 
@@ -51,7 +52,7 @@ def test_purge_spares_freshly_uploaded_bytes(ledger: Ledger) -> None:
     gone = create(ledger, 1, body=b"uploaded again")
     _destroy(ledger, gone)
     _integrate_without_purge(ledger)
-    digest = ledger.put_content(b"uploaded again")  # an upload whose create is on its way
+    digest = ledger.records.put_content(b"uploaded again")  # an upload whose create is on its way
     assert ledger.integrator.purge() == []
     assert ledger.content.has(digest)
     with ledger.store.transaction() as tx:  # still queued: purged once the pin is stale
@@ -64,9 +65,9 @@ def test_purge_spares_freshly_uploaded_bytes(ledger: Ledger) -> None:
 
 def test_purge_deletes_bytes_once_their_record_is_destroyed(ledger: Ledger) -> None:
     gone = create(ledger, 1, body=b"only here")
-    digest = ledger.record(gone).content["digest"]
+    digest = ledger.records.record(gone).content["digest"]
     _destroy(ledger, gone)
-    ledger.sync()
+    ledger.log.sync()
     assert not ledger.content.has(digest)
 
 
@@ -108,10 +109,10 @@ def test_purge_racing_new_records_never_loses_live_content(settings: Settings,
         t.join(timeout=300)
     assert not errors, errors
     with Ledger(settings, clock=clock) as ledger:
-        ledger.sync()
-        live = [r for r, *_ in ledger.list_records(agency=None, kind="record", after=-1,
-                                                   limit=10_000) if r not in doomed]
+        ledger.log.sync()
+        live = [r for r, *_ in ledger.records.list_records(agency=None, kind="record", after=-1,
+                                                           limit=10_000) if r not in doomed]
         for rid in live:
-            assert ledger.content.has(ledger.record(rid).content["digest"]), rid
-        report = ledger.audit()
+            assert ledger.content.has(ledger.records.record(rid).content["digest"]), rid
+        report = ledger.log.audit()
         assert not report.failures, [c.line() for c in report.failures]

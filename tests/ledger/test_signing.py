@@ -25,7 +25,7 @@ def ledger(settings: Settings, clock: Clock) -> Iterator[Ledger]:
 
 
 def _signed(ledger: Ledger, rid: str) -> list[dict]:
-    return [e["event"]["data"] for e in ledger.describe(rid)["events"]
+    return [e["event"]["data"] for e in ledger.records.describe(rid)["events"]
             if e["event"]["type"] == "record.signed"]
 
 
@@ -40,16 +40,16 @@ def test_a_signed_pdf_is_validated_and_the_record_is_issued(
     rid = create(ledger, 1, body=signed_pdf)
     sign(ledger, AGENCY, rid, dev_pki, "individual", signer_class="individual",
          field="Individual")
-    assert not ledger.record(rid).issued  # one signature is not enough (Decree 30 Art. 5)
+    assert not ledger.records.record(rid).issued  # one signature is not enough (Decree 30 Art. 5)
     sign(ledger, AGENCY, rid, dev_pki, "agency", signer_class="organization", field="Agency")
-    assert ledger.record(rid).issued
+    assert ledger.records.record(rid).issued
     individual, agency = _signed(ledger, rid)
     assert individual["format"] == "pades"
     assert individual["validation"]["verdict"] == "PASSED"
     assert individual["validation"]["anchor"] == neac
     assert agency["validation"]["anchor"] == bcy
-    assert individual["signed_digest"] == ledger.record(rid).content["digest"]
-    assert individual["signature"] == ledger.record(rid).content["digest"]
+    assert individual["signed_digest"] == ledger.records.record(rid).content["digest"]
+    assert individual["signature"] == ledger.records.record(rid).content["digest"]
     # Everything the validation rested on is in the content store, named in the event.
     assert len(individual["chain"]) == 2  # NEAC CA, NEAC root
     for digest in [individual["signer"], *individual["chain"],
@@ -116,7 +116,7 @@ def test_a_pdf_changed_after_signing_is_recorded_failed(
          field="Individual")
     (event,) = _signed(ledger, rid)
     assert event["validation"]["verdict"] == "FAILED"
-    assert not ledger.record(rid).issued
+    assert not ledger.records.record(rid).issued
 
 
 def test_a_signer_revoked_before_signing_is_recorded_failed(
@@ -149,13 +149,13 @@ def test_anchors_are_judged_as_they_stood_when_the_signature_was_made(
         ledger: Ledger, dev_pki: DevPki, clock: Clock, signed_pdf: bytes) -> None:
     neac, _ = register_roots(ledger, dev_pki)
     rid = create(ledger, 8, body=signed_pdf)
-    ledger.do(COMMITTEE, "trust.suspend", anchor=neac, reason="key ceremony audit")
+    ledger.records.do(COMMITTEE, "trust.suspend", anchor=neac, reason="key ceremony audit")
     with pytest.raises(DomainError) as refused:
         sign(ledger, AGENCY, rid, dev_pki, "individual", signer_class="individual",
              field="Individual")
     assert refused.value.code == "untrusted_signer"
     clock.advance(hours=1)
-    ledger.do(COMMITTEE, "trust.reinstate", anchor=neac, reason="audit passed")
+    ledger.records.do(COMMITTEE, "trust.reinstate", anchor=neac, reason="audit passed")
     sign(ledger, AGENCY, rid, dev_pki, "individual", signer_class="individual",
          field="Individual")
     # Retired: it vouches for what is proven signed before retirement (a signature
@@ -164,7 +164,7 @@ def test_anchors_are_judged_as_they_stood_when_the_signature_was_made(
     timestamped = sign_cms(body, dev_pki.party("individual"), pki=dev_pki, timestamp=True,
                            at=ledger.clock())
     clock.advance(hours=1)
-    ledger.do(COMMITTEE, "trust.retire", anchor=neac, reason="NEAC root re-keyed")
+    ledger.records.do(COMMITTEE, "trust.retire", anchor=neac, reason="NEAC root re-keyed")
     clock.advance(hours=1)
     rid2 = create(ledger, 9, body=body)
     sign(ledger, AGENCY, rid2, dev_pki, "individual", signer_class="individual",
@@ -185,8 +185,8 @@ def test_anchors_are_judged_as_they_stood_when_the_signature_was_made(
 def test_only_the_committee_manages_anchors_and_the_registry_counts_what_depends(
         ledger: Ledger, dev_pki: DevPki, signed_pdf: bytes) -> None:
     with pytest.raises(DomainError) as refused:
-        ledger.do(AGENCY, "trust.register", certificate=pem(dev_pki, "NEAC"), pki="NEAC",
-                  purposes=["signing"])
+        ledger.records.do(AGENCY, "trust.register", certificate=pem(dev_pki, "NEAC"), pki="NEAC",
+                          purposes=["signing"])
     assert refused.value.code == "committee_only"
     neac, _ = register_roots(ledger, dev_pki)
     with pytest.raises(DomainError) as refused:
@@ -195,7 +195,7 @@ def test_only_the_committee_manages_anchors_and_the_registry_counts_what_depends
     rid = create(ledger, 11, body=signed_pdf)
     sign(ledger, AGENCY, rid, dev_pki, "individual", signer_class="individual",
          field="Individual")
-    ledger.integrate()
+    ledger.log.integrate()
     shown = ledger.trust.show(neac)
     assert shown["depends"]["signatures"]["count"] == 1
     assert [h["type"] for h in shown["history"]] == ["trust.anchor_registered"]

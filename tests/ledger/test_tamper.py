@@ -18,12 +18,12 @@ def ledger(settings: Settings) -> Ledger:
     with Ledger(settings) as ledger:
         for i in range(6):
             rid = create(ledger, i)
-            ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
-        ledger.sync()
+            ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+        ledger.log.sync()
         for i in range(6, 9):
             create(ledger, i)
-        ledger.sync()  # two checkpoints: 12 and 15 leaves
-        assert ledger.audit().bottom_line is Verdict.PASSED
+        ledger.log.sync()  # two checkpoints: 12 and 15 leaves
+        assert ledger.log.audit().bottom_line is Verdict.PASSED
         yield ledger
 
 
@@ -100,7 +100,7 @@ def test_audit_detects(ledger: Ledger, tamper: str) -> None:
     edit, expected = TAMPERS[tamper]
     with ledger.store.transaction() as tx:
         edit(tx)
-    report = ledger.audit()
+    report = ledger.log.audit()
     assert report.bottom_line is Verdict.FAILED
     codes = {c.code for c in report.failures}
     assert expected <= codes, (expected, codes)

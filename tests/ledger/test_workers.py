@@ -84,8 +84,8 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
     with Ledger(settings) as ledger:
         for n in range(3):
             create(ledger, n)
-        ledger.integrate()
-        ledger.checkpoint(force=True)
+        ledger.log.integrate()
+        ledger.log.checkpoint(force=True)
     store = LogStore(settings.database)
 
     def notes() -> set[bytes]:
@@ -117,8 +117,8 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
             _until(renewed, "another worker to take over and finish the renewal")
             with Ledger(settings) as ledger:  # the survivors anchor new writes too
                 create(ledger, 10)
-                ledger.integrate()
-                latest = ledger.checkpoint(force=True)
+                ledger.log.integrate()
+                latest = ledger.log.checkpoint(force=True)
             assert latest is not None
 
             def anchored() -> bool:
@@ -142,9 +142,9 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
     assert renewal_requests == 2  # the killed holder's, and the one that finished it
     assert records == [2, 1]  # renewed once; the checkpoint anchored after it, not yet
     with Ledger(settings) as ledger:
-        ledger.sync(anchor=False)
-        kinds = [leaf for _, leaf in ledger.leaves(0, ledger.size())
+        ledger.log.sync(anchor=False)
+        kinds = [leaf for _, leaf in ledger.log.leaves(0, ledger.log.size())
                  if b'"type":"log.renewed"' in leaf]
         assert len(kinds) == 1
-        report = ledger.audit()
+        report = ledger.log.audit()
         assert report.bottom_line is Verdict.PASSED, [c.line() for c in report.failures]

@@ -22,17 +22,17 @@ def main() -> None:
     with Ledger(Settings.from_env(args.db, args.data_dir)) as ledger:
         for i in range(args.count):
             body = f"{args.prefix} document {i}".encode()
-            digest = ledger.put_content(body)
+            digest = ledger.records.put_content(body)
             meta = dict(metadata(i), notation=f"{i}/W-{args.prefix}")
-            created = ledger.do(AGENCY, "record.create", metadata=meta, retention=10,
-                                schedule="S", content={"digest": digest, "size": len(body),
-                                                       "media_type": "text/plain"})
+            created = ledger.records.do(AGENCY, "record.create", metadata=meta, retention=10,
+                                        schedule="S", content={"digest": digest, "size": len(body),
+                                                               "media_type": "text/plain"})
             rid = created[0].record
-            ledger.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
+            ledger.records.do(AGENCY, "record.hold.place", record=rid, hold="H", reason="r")
             print(rid, flush=True)
             if (i + 1) % args.integrate_every == 0:
-                ledger.integrate()
-                ledger.checkpoint()
+                ledger.log.integrate()
+                ledger.log.checkpoint()
 
 
 if __name__ == "__main__":

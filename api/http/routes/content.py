@@ -62,5 +62,5 @@ async def upload(
             responses={200: {"content": _BINARY}})
 def download(digest: str, principal: CurrentPrincipal, ledger: LedgerDep) -> FileResponse:
     check_digest(digest, "digest")
-    path = ledger.content_for(principal, digest)
+    path = ledger.records.content_for(principal, digest)
     return FileResponse(path, media_type="application/octet-stream")

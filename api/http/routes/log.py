@@ -20,7 +20,7 @@ Size = Annotated[int | None, Query(ge=1, le=MAX_INDEX)]
 @router.get("/checkpoint", response_class=PlainTextResponse,
             summary="The signed checkpoint note (C2SP tlog-checkpoint), byte for byte")
 def checkpoint(ledger: LedgerDep, size: Size = None) -> PlainTextResponse:
-    note = ledger.checkpoint_at(size).note
+    note = ledger.log.checkpoint_at(size).note
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
@@ -34,14 +34,14 @@ def inclusion(ledger: LedgerDep, index: Index,
               size: Size = None) -> dict[str, Any]:
     if size is None:
         latest = ledger.checkpointer.latest()
-        size = latest.size if latest else ledger.size()
-    return ledger.prove_inclusion(index, size)
+        size = latest.size if latest else ledger.log.size()
+    return ledger.log.prove_inclusion(index, size)
 
 
 @router.get("/proof/consistency", summary="RFC 9162 consistency proof")
 def consistency(ledger: LedgerDep, first: Index,
                 second: Index) -> dict[str, Any]:
-    return ledger.prove_consistency(first, second)
+    return ledger.log.prove_consistency(first, second)
 
 
 @router.get("/leaves", summary="Leaf bytes (canonical events), for auditors")
@@ -50,11 +50,12 @@ def leaves(principal: CurrentPrincipal, ledger: LedgerDep, start: Index,
     allow(principal, LOG_LEAVES, "read leaves")
     if end - start > 1000:
         raise ApiError("out_of_range", "at most 1000 leaves per request", start=start, end=end)
-    return {"leaves": [{"index": i, "leaf": b64(leaf)} for i, leaf in ledger.leaves(start, end)]}
+    return {"leaves": [{"index": i, "leaf": b64(leaf)} for i, leaf in ledger.log.leaves(start,
+                                                                                        end)]}
 
 
 @router.get("/status", summary="Size, latest checkpoint, backlogs")
 def status(ledger: LedgerDep) -> dict[str, Any]:
-    out = ledger.status()
+    out = ledger.log.status()
     out.pop("database", None)  # deployment detail, not for the public
     return out

@@ -23,7 +23,8 @@ from ledger.access.policy import (
 )
 from ledger.access.principals import Principal
 from ledger.bundle import export
-from ledger.service import ACTIONS, Command, Ledger
+from ledger.records import ACTIONS, Command
+from ledger.service import Ledger
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
@@ -111,7 +112,7 @@ def batch(request: Request, principal: CurrentPrincipal, ledger: LedgerDep, body
 # -- reads -------------------------------------------------------------------------------------
 def _shown(ledger: Ledger, principal: Principal, record: str) -> dict[str, Any]:
     allow(principal, READ_ALL | READ_OWN, "read records")  # before looking anything up
-    shown = ledger.describe(record)
+    shown = ledger.records.describe(record)
     state = shown["state"]
     check_read(principal, state.get("creator", state["custodian"]), state["custodian"])
     return shown
@@ -138,8 +139,9 @@ def list_records(
                                  description="`next` of the previous page")] = -1,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    rows = ledger.list_records(agency=listed_agency(principal, agency), kind=kind, after=cursor,
-                               limit=limit)
+    rows = ledger.records.list_records(agency=listed_agency(principal, agency), kind=kind,
+                                       after=cursor,
+                                       limit=limit)
     items = [{"id": r[0], "creator": r[1], "custodian": r[2], "first_leaf": r[3],
               "destroyed": r[4] is not None} for r in rows]
     return {"items": items, "next": rows[-1][3] if len(rows) == limit else None}
@@ -155,7 +157,7 @@ def get_evidence(
 ) -> Response:
     allow(principal, EVIDENCE_READERS, "export evidence")  # before looking anything up
     if principal.role in READ_OWN:
-        state = ledger.describe(record)["state"]
+        state = ledger.records.describe(record)["state"]
         check_read(principal, state.get("creator", state["custodian"]), state["custodian"])
     data = export(ledger, record, with_content=with_content)
     return Response(data, media_type="application/zip", headers={

@@ -26,19 +26,19 @@ def verify(body: VerifyRequest, ledger: LedgerDep, principal: MaybePrincipal) ->
     digest = check_digest(body.digest, "digest")
     cp = ledger.checkpointer.latest()
     records = []
-    for record_id in ledger.records_with(digest):
-        shown = ledger.describe(record_id)
+    for record_id in ledger.records.records_with(digest):
+        shown = ledger.records.describe(record_id)
         events = []
         state = shown["state"]
         readable = principal is not None and may_read_evidence(
             principal, state.get("creator", state["custodian"]), state["custodian"])
-        for e, leaf in zip(shown["events"], ledger.history(record_id), strict=True):
+        for e, leaf in zip(shown["events"], ledger.records.history(record_id), strict=True):
             item = {"version": e["version"], "type": e["event"]["type"], "hash": e["hash"],
                     "leaf_index": e["leaf_index"]}
             if readable:
                 item["leaf"] = b64(leaf)
             if cp is not None and e["leaf_index"] is not None and e["leaf_index"] < cp.size:
-                item["inclusion"] = ledger.prove_inclusion(e["leaf_index"], cp.size)
+                item["inclusion"] = ledger.log.prove_inclusion(e["leaf_index"], cp.size)
             events.append(item)
         records.append({"record": record_id, "status": state["status"],
                         "custodian": state["custodian"], "issued": state["issued"],
