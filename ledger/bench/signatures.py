@@ -189,14 +189,15 @@ def _typical_bundle(setup: _Setup, directory: Path) -> dict[str, Any]:
     bundle = export(ledger, rid, with_content=True)
     roots = setup.roots + list(ledger.longterm.anchorer.roots())
     files = read_bundle(bundle)
-    runs = [_timed(lambda: verify_bundle(files, trust_roots=roots, at=datetime.now(UTC)))
-            for _ in range(5)]
-    report = verify_bundle(files, trust_roots=roots, at=datetime.now(UTC))
+    key = ledger.key.verifier  # pinned, as an auditor does
+    runs = [_timed(lambda: verify_bundle(files, trust_roots=roots, at=datetime.now(UTC),
+                                         log_key=key)) for _ in range(5)]
+    report = verify_bundle(files, trust_roots=roots, at=datetime.now(UTC), log_key=key)
     path, trust = directory / "bundle.zip", directory / "roots.pem"
     path.write_bytes(bundle)
     trust.write_bytes(certificates_pem(roots))
     stele = [str(Path(sys.executable).parent / "stele"), "verify", str(path), "--trust",
-             str(trust)]
+             str(trust), "--log-key", key]
     cli = [_timed(lambda: subprocess.run(stele, check=True, capture_output=True))
            for _ in range(3)]
     return {"events": len(report.summary["events"]),

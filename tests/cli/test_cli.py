@@ -189,8 +189,10 @@ def test_audit_fails_loudly_after_tampering(stele: Stele) -> None:
     stele.run("demo", "--records", "3")
     if stele.env.get("STELE_DATABASE_URL") is None:
         import sqlite3
+        from contextlib import closing
 
-        with sqlite3.connect(stele.cwd / "stele-data" / "ledger.sqlite3") as conn:
+        # `with connect()` only commits; closing() also closes (else a ResourceWarning later)
+        with closing(sqlite3.connect(stele.cwd / "stele-data" / "ledger.sqlite3")) as conn, conn:
             conn.execute("UPDATE stele_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0")
     else:
         import psycopg
