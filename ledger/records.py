@@ -334,23 +334,22 @@ class Records:
         if uow.new_anchors:
             with self.store.transaction() as tx:
                 tx.index_anchors(uow.new_anchors)
-        missing = self.content.hold(uow.contents)  # a purge may have run since the check
-        try:
+        # Held from the check to the save: a purge cannot delete what a new record names.
+        with self.content.holding(uow.contents) as missing:
             if missing:
                 raise ContentNotFoundError("upload the content before registering the record",
                                            digests=missing)
-            self.app.save(*pending)
-        except IntegrityError:
-            duplicates = uow.duplicates()
-            if duplicates:
-                raise DuplicateError(
-                    "already registered", ids=[str(i) for i in duplicates]
+            try:
+                self.app.save(*pending)
+            except IntegrityError:
+                duplicates = uow.duplicates()
+                if duplicates:
+                    raise DuplicateError(
+                        "already registered", ids=[str(i) for i in duplicates]
+                    ) from None
+                raise ConflictError(
+                    "another writer changed one of these aggregates first; read and retry"
                 ) from None
-            raise ConflictError(
-                "another writer changed one of these aggregates first; read and retry"
-            ) from None
-        finally:
-            self.content.release(uow.contents)
         return [_written(e) for e in pending]
 
     def do(self, actor: Actor, action: str, expected_version: int | None = None,

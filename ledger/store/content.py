@@ -4,20 +4,23 @@ Files live under `<data dir>/content/ab/cdef...` (hex digest split after two cha
 Writes go to a temporary file that is fsynced and renamed, so a crash leaves either the whole
 document or nothing, and a reader never sees half a file.
 
-The same bytes may belong to a destroyed record and to a new one. An upload pins them (for the
-create to come), and a create *holds* them while its event is written: both are rows in the
-store, taken under a per-digest lock, and the create checks the bytes are here only after
-holding them. A purge takes the same lock and deletes the bytes only if no live record, no
-hold or upload of the last PIN_TTL, and no event not yet integrated names them. So a purge
-never deletes content a live record needs; at worst a create long after its upload is refused
-with `content_not_found` (upload again), and a destroyed record's bytes uploaded again but
-never registered wait PIN_TTL for their purge.
+The same bytes may belong to a destroyed record and to a new one. A create *holds* the bytes it
+names from the moment it checks they are here until its event is saved: a shared lock per
+digest, across processes (a PostgreSQL advisory lock; on SQLite, whose processes share one
+machine, an flock on one of 256 lock files). A purge takes the same lock exclusively and
+deletes the bytes only if no live record, no event not yet integrated, and no fresh upload
+names them. So a purge never deletes content a live record needs, and the write path pays no
+extra commit. An upload of bytes queued for purge pins them for PIN_TTL (a create to come);
+a create long after such an upload may find them purged and is refused `content_not_found`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from ledger.errors import ContentNotFoundError
 from ledger.store.tables import LogStore
 from verifiers.digest import digest_of as digest_of_bytes
 
-# How long a pin protects bytes with no record yet: longer than any upload-then-create.
+# How long an upload of bytes queued for purge protects them: longer than upload-then-create.
 PIN_TTL = timedelta(minutes=10)
 
 
@@ -46,36 +49,18 @@ class ContentStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._root = str(root)  # string paths: this is on every write's path
 
-    def pin(self, digest: str) -> None:
-        """An upload: protect these bytes from a purge for PIN_TTL, or until a create that
-        names them is written."""
-        with self.store.transaction() as tx:
-            tx.pin_upload(check_digest(digest), _now())
-
-    def hold(self, digests: list[str]) -> list[str]:
-        """Hold these bytes for creates about to be written, then say which are missing (a
-        create may name only bytes that are here once held). Release them after the write."""
-        if not digests:
-            return []
-        with self.store.transaction() as tx:
-            now = _now()
-            for digest in sorted(set(digests)):  # one lock order: no deadlock between batches
-                tx.hold_content(digest, now)
-        return [d for d in digests if not self.has(d)]
-
-    def release(self, digests: list[str]) -> None:
-        if not digests:
-            return
-        with self.store.transaction() as tx:
-            for digest in sorted(set(digests)):
-                tx.release_content(digest)
+    @contextmanager
+    def holding(self, digests: list[str]) -> Iterator[list[str]]:
+        """Hold these bytes against a purge while the block runs (a create's save); yields
+        those that are missing (a create may name only bytes that are here once held)."""
+        with self._locked(digests, shared=True):
+            yield [d for d in digests if not self.has(d)]
 
     def purge_unheld(self, digest: str) -> bool:
         """Delete the bytes if nothing holds them (see the module's docstring); True if
         deleted or already gone, False if they must stay for now."""
-        since = (datetime.now(UTC) - PIN_TTL).isoformat()  # a crashed create's hold expires
-        with self.store.transaction(exclusive=True) as tx:  # no leaf is added meanwhile
-            tx.lock_content(digest)
+        since = (datetime.now(UTC) - PIN_TTL).isoformat()
+        with self._locked([digest], shared=False), self.store.transaction(exclusive=True) as tx:
             held = tx.content_held(digest, since)
             if held == "record":  # the bytes are a live record's now; its destruction re-queues
                 tx.purged(digest)
@@ -85,6 +70,37 @@ class ContentStore:
             Path(self._path(digest)).unlink(missing_ok=True)
             tx.purged(digest)
             return True
+
+    @contextmanager
+    def _locked(self, digests: list[str], *, shared: bool) -> Iterator[None]:
+        keys = sorted({check_digest(d) for d in digests})  # one order: no deadlock
+        if not keys:
+            yield
+            return
+        if self.store.is_postgres:
+            with self.store.transaction() as tx:
+                for key in keys:
+                    tx.content_lock(key, shared=shared)
+            try:
+                yield
+            finally:
+                with self.store.transaction() as tx:
+                    for key in keys:
+                        tx.content_lock(key, shared=shared, unlock=True)
+            return
+        locks = self.root / ".locks"
+        locks.mkdir(exist_ok=True)
+        with ExitStack() as stack:
+            for stripe in sorted({k[len("sha-256:"):][:2] for k in keys}):
+                f = stack.enter_context((locks / stripe).open("a+b"))
+                fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield  # closing each file gives its lock back
+
+    def _pin_if_queued(self, digest: str) -> None:
+        """An upload of bytes queued for purge: pin them for the create to come."""
+        with self.store.transaction() as tx:
+            if tx.purge_queued(digest):
+                tx.pin_upload(digest, _now())
 
     def _path(self, digest: str) -> str:
         hexdigest = check_digest(digest)[len("sha-256:"):]
@@ -97,30 +113,32 @@ class ContentStore:
             raise DigestMismatchError(
                 "content digest differs from the announced one", expected=expected, found=digest
             )
-        self.pin(digest)
-        path = Path(self._path(digest))
-        if path.exists():
-            return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self._locked([digest], shared=True):
+            self._pin_if_queued(digest)
+            path = Path(self._path(digest))
+            if path.exists():
+                return digest
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return digest
 
     def adopt(self, tmp: str, digest: str) -> None:
         """Move a fully written, fsynced temporary file (in this store's root) into place as
         `digest`; the caller computed the digest while writing it."""
-        self.pin(digest)
-        path = Path(self._path(digest))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, path)
+        with self._locked([digest], shared=True):
+            self._pin_if_queued(digest)
+            path = Path(self._path(digest))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
 
     def path_of(self, digest: str) -> str:
         return self._path(digest)

@@ -42,11 +42,10 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_checkpoints ("
     " size BIGINT PRIMARY KEY, root {blob} NOT NULL, note TEXT NOT NULL, cut_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}stele_purges (digest TEXT PRIMARY KEY)",
-    # Content about to be referenced: uploaded (for a create to come), or held by creates
-    # being written. A purge leaves such bytes alone (ledger/store/content.py).
+    # Bytes queued for purge that were uploaded again (for a create to come): a purge leaves
+    # them alone while the pin is fresh (ledger/store/content.py).
     "CREATE TABLE IF NOT EXISTS {p}stele_content_pins ("
-    " digest TEXT PRIMARY KEY, holders INTEGER NOT NULL DEFAULT 0, held_at TEXT,"
-    " uploaded_at TEXT)",
+    " digest TEXT PRIMARY KEY, uploaded_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}stele_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # One owner at a time for a side effect (anchoring and renewal call the TSAs): a lease,
     # taken and extended in a transaction, that another process takes over once it expires.
@@ -494,46 +493,33 @@ class Tx:
                                          None if row[2] is None else str(row[2]),
                                          str(row[3]), str(row[4]))
 
-    def lock_content(self, digest: str) -> None:
-        """Serialise pinning and purging one document's bytes until this transaction ends.
-        (SQLite has one writer at a time: the first write in the transaction waits for it.)"""
-        if self._store.is_postgres:
-            self.execute("SELECT pg_advisory_xact_lock(CAST(? AS integer), hashtext(?))",
-                         (_CONTENT_LOCK, digest))
+    def content_lock(self, digest: str, *, shared: bool, unlock: bool = False) -> None:
+        """PostgreSQL: take (or give back) the session-level advisory lock of one digest,
+        shared by writers that name the bytes, exclusive for a purge (ledger/store/content.py).
+        Session-level: it outlives this transaction, until given back."""
+        fn = "pg_advisory_" + ("unlock" if unlock else "lock") + ("_shared" if shared else "")
+        self.execute(f"SELECT {fn}(CAST(? AS integer), hashtext(?))", (_CONTENT_LOCK, digest))
+
+    def purge_queued(self, digest: str) -> bool:
+        return self.execute(f"SELECT 1 FROM {self._p}stele_purges WHERE digest = ?",
+                            (digest,)).fetchone() is not None
 
     def pin_upload(self, digest: str, now: str) -> None:
-        self.lock_content(digest)
         self.execute(
             f"INSERT INTO {self._p}stele_content_pins (digest, uploaded_at) VALUES (?, ?)"
             " ON CONFLICT (digest) DO UPDATE SET uploaded_at = excluded.uploaded_at",
             (digest, now))
 
-    def hold_content(self, digest: str, now: str) -> None:
-        self.lock_content(digest)
-        self.execute(
-            f"INSERT INTO {self._p}stele_content_pins (digest, holders, held_at) VALUES (?, 1, ?)"
-            " ON CONFLICT (digest) DO UPDATE SET held_at = excluded.held_at,"
-            f" holders = {self._p}stele_content_pins.holders + 1", (digest, now))
-
-    def release_content(self, digest: str) -> None:
-        """A create that held the bytes is written (or refused): its event, or nothing,
-        holds them now, and so does no upload made for it."""
-        self.execute(
-            f"UPDATE {self._p}stele_content_pins SET uploaded_at = NULL,"
-            " holders = CASE WHEN holders > 0 THEN holders - 1 ELSE 0 END WHERE digest = ?",
-            (digest,))
-
     def content_held(self, digest: str, pinned_since: str) -> str | None:
-        """Why these bytes must stay: "record" (a live record holds them), "pin" (held by a
-        create being written, or uploaded, since `pinned_since`), "pending" (an event not
-        integrated yet names them), or None."""
+        """Why these bytes must stay: "record" (a live record holds them), "pin" (uploaded
+        again since `pinned_since`), "pending" (an event not integrated yet names them), or
+        None."""
         p = self._p
         if self.execute(f"SELECT 1 FROM {p}stele_records WHERE digest = ?"
                         " AND destroyed_leaf IS NULL LIMIT 1", (digest,)).fetchone():
             return "record"
         if self.execute(f"SELECT 1 FROM {p}stele_content_pins WHERE digest = ? AND"
-                        " ((holders > 0 AND held_at >= ?) OR uploaded_at >= ?)",
-                        (digest, pinned_since, pinned_since)).fetchone():
+                        " uploaded_at >= ?", (digest, pinned_since)).fetchone():
             return "pin"
         _, cursor = self.head()
         named = digest.encode("ascii")

@@ -116,3 +116,37 @@ def test_purge_racing_new_records_never_loses_live_content(settings: Settings,
             assert ledger.content.has(ledger.records.record(rid).content["digest"]), rid
         report = ledger.log.audit()
         assert not report.failures, [c.line() for c in report.failures]
+
+
+def test_a_purge_waits_for_a_create_between_its_check_and_its_save(
+        settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window a purge once fell into: the create has seen the bytes, its event is not
+    saved yet. The purge (another connection) waits for the save, then sees the new event."""
+    with Ledger(settings, clock=clock) as ledger, Ledger(settings, clock=clock) as other:
+        gone = create(ledger, 1, body=b"contested bytes")
+        digest = ledger.records.record(gone).content["digest"]
+        _destroy(ledger, gone)
+        _integrate_without_purge(ledger)
+        save = ledger.app.save
+        purged: list[list[str]] = []
+        waited: list[bool] = []
+
+        def slow_save(*events: object) -> object:
+            purge = threading.Thread(target=lambda: purged.append(other.integrator.purge()))
+            purge.start()
+            purge.join(0.5)
+            waited.append(purge.is_alive())  # blocked on the create's hold
+            result = save(*events)  # type: ignore[arg-type]
+            threading.Thread(target=purge.join, args=(30,)).start()
+            return result
+
+        monkeypatch.setattr(ledger.app, "save", slow_save)
+        kept = create(ledger, 2, body=b"contested bytes")
+        monkeypatch.undo()
+        for _ in range(300):
+            if purged:
+                break
+            threading.Event().wait(0.1)
+        assert waited == [True] and purged == [[]]
+        ledger.log.sync()
+        assert ledger.content.has(ledger.records.record(kept).content["digest"]) and digest
