@@ -5,8 +5,10 @@ The steps follow the format's order; each adds checks to one report, and none ra
 it finds:
 (1) the manifest and the files it lists (SHA-256, size and kind of each);
 (2) the record's events: every hash and `prev` link, from `created` to the last;
-(3) the log key (pinned by the caller, or the bundle's own, shown as such);
-(4) each checkpoint's signature and origin;
+(3) the log key: the caller's pinned key. The bundle's own key is what the bundle says of
+    itself (a forger's names the forger's), so without a pin nothing is PASSED: the notes are
+    checked against it for consistency only, and the checks say `log_key_not_pinned`;
+(4) each checkpoint's signature (by the log key) and origin;
 (5) each event's RFC 9162 inclusion proof to its checkpoint;
 (6) each checkpoint's RFC 4998 evidence record, as §5.3 asks (each archive timestamp valid when
     its successor was made, the newest at `at`): the first genTime is the proof of existence
@@ -30,7 +32,7 @@ from typing import Any
 from verifiers.canonical import b64, unb64, utc_iso
 from verifiers.certs import certificate_facts, fingerprint
 from verifiers.chain import verify_chain
-from verifiers.errors import MalformedError, VerificationError
+from verifiers.errors import MalformedError, NoteError, VerificationError
 from verifiers.ers import verify_binding
 from verifiers.evidence import verify_evidence_record
 from verifiers.merkle import leaf_hash, verify_inclusion
@@ -102,9 +104,11 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
                   document: bytes | None = None, log_key: str | None = None,
                   crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = ()) -> Report:
     """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
-    trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key; `crls`
-    and `ocsps` are revocation data the auditor adds (e.g. published after the signing: a
-    revocation after the proof of existence does not matter, one before it does)."""
+    trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key (without
+    it the bottom line is at best INDETERMINATE, `log_key_not_pinned`: the bundle's own key
+    proves nothing); `crls` and `ocsps` are revocation data the auditor adds (e.g. published
+    after the signing: a revocation after the proof of existence does not matter, one before
+    it does)."""
     run = _Run(files, trust_roots, at, document, pinned_key=log_key, extra_crls=list(crls),
                extra_ocsps=list(ocsps))
     for step in (_manifest, _events, _log_key, _checkpoints, _inclusion, _evidence,
@@ -220,19 +224,23 @@ def _events(run: _Run) -> None:
 
 # (3) ------------------------------------------------------------------------------------------
 def _log_key(run: _Run) -> None:
+    """The key the notes must be signed with: the caller's. The bundle's own key is only
+    what the bundle says of itself (a forger's bundle names the forger's key), so without a
+    pinned key the checkpoints are checked with it for consistency alone, and never PASSED."""
     bundled, pinned = run.manifest.get("log_key"), run.pinned_key
-    if pinned is not None:
-        key = parse_verifier_key(pinned)
-        if bundled != pinned:
-            run.fail("log.key", "log_key_mismatch", "the bundle's log key is not the one "
-                     "given", given=pinned, bundled=bundled)
-        else:
-            run.ok("log.key", key=pinned, pinned=True)
+    run.summary["log_key"] = {"pinned": pinned, "bundled": bundled}
+    if pinned is None:
+        run.key = parse_verifier_key(str(bundled))
+        run.unsure("log.key", "log_key_not_pinned", "no log key was pinned: the bundle's own "
+                   "key proves only that the bundle agrees with itself; pass the log's "
+                   "published key", bundled=bundled)
+        return
+    run.key = parse_verifier_key(pinned)
+    if bundled != pinned:
+        run.fail("log.key", "log_key_mismatch", "the bundle's log key is not the one given",
+                 given=pinned, bundled=bundled)
     else:
-        key = parse_verifier_key(str(bundled))
-        run.ok("log.key", key=bundled, pinned=False,
-               note="the bundle's own key; pass the log's published key to pin it")
-    run.key = key
+        run.ok("log.key", key=pinned, pinned=True)
 
 
 # (4) ------------------------------------------------------------------------------------------
@@ -248,6 +256,16 @@ def _checkpoints(run: _Run) -> None:
         try:
             opened = open_note(note, [run.key])
             checkpoint = parse_checkpoint(opened.text)
+        except NoteError as exc:
+            # open_note names the signers when none is the key's, the key when its
+            # signature does not verify: a note of another log, or an altered note
+            if "signers" in exc.evidence:
+                run.fail(name, "checkpoint_key_mismatch", "the note is not signed by the "
+                         "log key", key=str(run.key), **exc.evidence)
+            else:
+                run.fail(name, "checkpoint_signature_invalid", "the log key's signature on "
+                         "the note does not verify", **exc.evidence)
+            continue
         except VerificationError as exc:
             run.fail(name, exc.code, exc.message, **exc.evidence)
             continue
@@ -255,9 +273,15 @@ def _checkpoints(run: _Run) -> None:
             run.fail(name, "checkpoint_mismatch", "the note names another log or size",
                      origin=checkpoint.origin, size=checkpoint.size)
             continue
+        # Checked on: a self-consistent bundle still has its events proven under the note,
+        # so what else is wrong with it is found too.
         run.roots[checkpoint.size] = checkpoint.root
         run.notes[checkpoint.size] = note
-        run.ok(name, root=b64(checkpoint.root))
+        if run.pinned_key is None:
+            run.unsure(name, "log_key_not_pinned", "the note verifies only with the bundle's "
+                       "own key, which no one pinned", root=b64(checkpoint.root))
+        else:
+            run.ok(name, root=b64(checkpoint.root))
 
 
 # (5) ------------------------------------------------------------------------------------------
@@ -265,12 +289,16 @@ def _inclusion(run: _Run) -> None:
     for entry in run.manifest["events"]:
         version = entry["version"]
         name = f"event[{version}].inclusion"
+        data = run.file(entry.get("proof"))
+        if data is None:
+            run.fail(name, "proof_missing", "the inclusion proof is missing")
+            continue
         try:
-            proof = json.loads(run.file(entry.get("proof")) or b"null")
+            proof = json.loads(data)
             index, size = proof["leaf_index"], proof["tree_size"]
             path = [unb64(p, length=32) for p in proof["proof"]]
         except (ValueError, TypeError, KeyError, VerificationError):
-            run.fail(name, "proof_missing", "the inclusion proof is missing or unreadable")
+            run.fail(name, "malformed", "the inclusion proof is unreadable")
             continue
         if size != entry.get("checkpoint") or size not in run.roots:
             run.fail(name, "checkpoint_missing", "no verified checkpoint of that size",
@@ -312,6 +340,8 @@ def _evidence(run: _Run) -> None:
             if token is None:  # the record holds it, but the bundle lost a file it names
                 run.unsure(f"{name}.timestamp", "timestamp_missing",
                            "the timestamp file is missing")
+            elif report.bottom_line is Verdict.FAILED:
+                continue  # the record's own findings say what is wrong with it
             elif not _first_token_is(record, token):
                 run.fail(name, "timestamp_mismatch",
                          "the timestamp file is not the evidence record's first timestamp")
@@ -404,9 +434,13 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
     signature, content = document, None
     if data["format"] != "pades":
         detached = run.file("blobs/" + data["signature"].replace(":", "-"))
-        if detached is None or _digest(detached) != data["signature"]:
-            run.fail(name, "signature_missing", "the CMS signature the event names is missing "
-                     "or altered", digest=data["signature"])
+        if detached is None:
+            run.fail(name, "signature_missing", "the CMS signature the event names is missing",
+                     digest=data["signature"])
+            return
+        if _digest(detached) != data["signature"]:
+            run.fail(name, "blob_digest_mismatch", "the CMS signature is not the one the "
+                     "event names", digest=data["signature"])
             return
         signature, content = detached, document
     def validate(crls: list[bytes], ocsps: list[bytes], revocation: Revocation) -> Any:
@@ -431,7 +465,11 @@ def _signature(run: _Run, name: str, data: dict[str, Any], document: bytes,
     evidence = {"proof_of_existence": None if poe is None else utc_iso(poe),
                 "recorded_verdict": validation.get("verdict"),
                 **report.summary()}
-    if report.signer and fingerprint(report.signer) != data["signer"]:
+    if not report.signer:  # fail closed: a signature that names no signer is no one's
+        run.fail(name, "signer_missing", "the validation found no signer certificate, so "
+                 "the signature cannot be the signer's the event names", **evidence)
+        return
+    if fingerprint(report.signer) != data["signer"]:
         run.fail(name, "signer_mismatch", "the signature's certificate is not the one the "
                  "event names", **evidence)
         return

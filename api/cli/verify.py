@@ -1,9 +1,10 @@
 """`stele verify`: check an evidence bundle offline (docs/evidence-bundle.md).
 
 It uses `verifiers/` only: no database, no network, no ledger code (this module imports none,
-so the command starts without them; tests/cli checks it). Trust comes from `--trust` alone; the
-anchors a bundle names are shown, never trusted. Exit status: 0 PASSED, 1 FAILED,
-2 INDETERMINATE.
+so the command starts without them; tests/cli checks it). Trust comes from `--trust` and
+`--log-key` alone: the anchors and the log key a bundle names are shown, never trusted, so
+without `--log-key` nothing is PASSED. Exit status (api/cli/exits.py): 0 PASSED, 1 FAILED,
+2 INDETERMINATE, 3 a bad option or an unreadable bundle, 70 an internal error.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from verifiers.report import Report, Verdict
               help="The document, to check its digest and re-validate its signatures.")
 @click.option("--trust", "trust_file", type=click.File("rb"), default=None,
               help="PEM file of the roots you trust, for signatures and TSAs alike.")
-@click.option("--log-key", default=None, help="The log's published verifier key (pins it).")
+@click.option("--log-key", default=None,
+              help="The log's published verifier key (`stele log key`), pinned. Without it "
+                   "nothing is PASSED: a bundle's own key proves nothing.")
 @click.option("--crl", "crls", type=click.File("rb"), multiple=True,
               help="Extra revocation data (DER CRL), e.g. published after signing (repeat).")
 @click.option("--ocsp", "ocsps", type=click.File("rb"), multiple=True,
@@ -37,11 +40,14 @@ from verifiers.report import Report, Verdict
 def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
            crls: tuple[Any, ...], ocsps: tuple[Any, ...], at_text: str | None,
            as_json: bool) -> None:
-    """Verify an evidence BUNDLE offline. Exit 0 PASSED, 1 FAILED, 2 INDETERMINATE."""
+    """Verify an evidence BUNDLE offline. Exit 0 PASSED, 1 FAILED, 2 INDETERMINATE,
+    3 bad input."""
     from verifiers.bundle import read_bundle, verify_bundle
 
     at = _time(at_text) if at_text else datetime.now(UTC)
     roots = _roots(trust_file.read()) if trust_file is not None else []
+    if log_key is not None:
+        log_key = _key(log_key)
     try:
         files = read_bundle(bundle.read())
     except VerificationError as exc:
@@ -66,6 +72,19 @@ def _time(text: str) -> datetime:
     if value.utcoffset() is None:
         raise click.BadParameter("give a time zone (e.g. Z)", param_hint="--at")
     return value
+
+
+def _key(text: str) -> str:
+    """The pinned key as given (surrounding white space aside), if it is a verifier key."""
+    from verifiers.note import parse_verifier_key
+
+    key = text.strip()
+    try:
+        parse_verifier_key(key)
+    except VerificationError as exc:
+        raise click.BadParameter(f"not a log verifier key ({exc.message}); give the line "
+                                 "`stele log key` prints", param_hint="--log-key") from None
+    return key
 
 
 def _roots(pem: bytes) -> list[bytes]:
