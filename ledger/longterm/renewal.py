@@ -122,9 +122,7 @@ def _plan_of(row: tuple[Any, ...]) -> _Plan:
 
 def _reload(anchorer: Anchorer, renewal: str) -> _Plan:
     with anchorer.store.transaction() as tx:
-        row = tx.execute(f"SELECT {tx._RENEWAL} FROM {anchorer.store.prefix}stele_renewals"
-                         " WHERE id = ?", (renewal,)).fetchone()
-    return _plan_of(tuple(row))
+        return _plan_of(tx.renewal(renewal))
 
 
 def _inputs(tx: Tx, kind: str, alg: str,

@@ -28,7 +28,7 @@ from domain.errors import DigestMismatchError
 from domain.metadata import check_digest
 from ledger.errors import ContentNotFoundError
 from ledger.store.tables import LogStore
-from verifiers.digest import digest_of as digest_of_bytes
+from verifiers.digest import digest_of
 
 # How long an upload of bytes queued for purge protects them: longer than upload-then-create.
 PIN_TTL = timedelta(minutes=10)
@@ -36,10 +36,6 @@ PIN_TTL = timedelta(minutes=10)
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def digest_of(data: bytes) -> str:
-    return digest_of_bytes(data)
 
 
 class ContentStore:

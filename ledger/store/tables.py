@@ -272,8 +272,6 @@ class Tx:
         self.execute(f"INSERT INTO {self._p}stele_meta (name, value) VALUES (?, ?)"
                      " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
 
-    def set_meta(self, name: str, value: str) -> None:
-        self.execute(f"UPDATE {self._p}stele_meta SET value = ? WHERE name = ?", (value, name))
 
     # -- leases ---------------------------------------------------------------------------------
     def take_lease(self, name: str, owner: str, now: str, until: str) -> bool:
@@ -301,6 +299,11 @@ class Tx:
     # -- renewals -------------------------------------------------------------------------------
     _RENEWAL = ("id, state, kind, algorithm, reason, records, root, tsa, token, tsa_anchor,"
                 " planned_at")
+
+    def renewal(self, renewal: str) -> tuple[Any, ...]:
+        """One renewal's columns of stele_renewals."""
+        return tuple(self.execute(f"SELECT {self._RENEWAL} FROM {self._p}stele_renewals"
+                                  " WHERE id = ?", (renewal,)).fetchone())
 
     def open_renewal(self) -> tuple[Any, ...] | None:
         """The renewal under way (not done), if any: the columns of stele_renewals."""

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from asn1crypto import tsp
 from ledger.config import Settings
 from ledger.dev.tsa import TimeStampAuthority, load_or_create, serve
 from ledger.service import Ledger
+from ledger.store.lease import ANCHORING
 from ledger.store.tables import LogStore
 from tests.conftest import database_url
 from tests.ledger.builders import create
@@ -105,8 +107,9 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
         try:
             _until(tsa.renewal_asked.is_set, "the holder to ask for the renewal token")
             with store.transaction() as tx:
-                owner = tx.execute(f"SELECT owner FROM {store.prefix}stele_leases").fetchone()
-            pid = int(str(owner[0]).split(":")[1])
+                owner = tx.lease_owner(ANCHORING, datetime.now(UTC).isoformat())
+            assert owner is not None
+            pid = int(owner.split(":")[1])
             holder = next(w for w in workers if w.pid == pid)
             holder.send_signal(signal.SIGKILL)  # mid-renewal: its plan is stored, no token
             holder.wait(timeout=30)
