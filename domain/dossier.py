@@ -99,14 +99,16 @@ class Dossier(ChainedAggregate):
             custodian=actor.agency,
         )
 
-    def _open_for(self, actor: Actor) -> None:
-        if self.closed is not None:
-            raise errors.DossierClosedError("the dossier is closed", dossier=self.code)
+    def check_custodian(self, actor: Actor) -> None:
+        """Before any rule about the dossier's state: others learn nothing of it."""
         if actor.agency != self.custodian:
             raise errors.NotCustodianError(
-                "only the dossier's custodian may do this",
-                custodian=self.custodian, actor=actor.agency,
-            )
+                "only the dossier's custodian may do this", actor=actor.agency)
+
+    def _open_for(self, actor: Actor) -> None:
+        self.check_custodian(actor)
+        if self.closed is not None:
+            raise errors.DossierClosedError("the dossier is closed", dossier=self.code)
 
     def add_member(self, *, actor: Actor, at: datetime, record: UUID, digest: str) -> None:
         """Called by Record.file: both events are saved together or not at all."""

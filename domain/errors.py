@@ -19,6 +19,9 @@ InvalidInputError = _error("InvalidInputError", "invalid_input", "A field is mis
 NotCustodianError = _error(
     "NotCustodianError", "not_custodian", "The actor's agency does not hold custody."
 )
+NotIssuerError = _error(
+    "NotIssuerError", "not_issuer", "An agency registers only the documents it issued."
+)
 RecordDestroyedError = _error(
     "RecordDestroyedError", "record_destroyed", "Nothing can follow destruction."
 )
@@ -68,6 +71,10 @@ RecordOnHoldError = _error(
     "RecordOnHoldError", "record_on_hold", "An active hold forbids destruction."
 )
 HoldNotFoundError = _error("HoldNotFoundError", "hold_not_found", "No active hold has that id.")
+NotHoldAuthorityError = _error(
+    "NotHoldAuthorityError", "not_hold_authority",
+    "Only the agency that placed a hold may release it.",
+)
 HoldExistsError = _error("HoldExistsError", "hold_exists", "A hold with that id is active.")
 DestructionNotApprovedError = _error(
     "DestructionNotApprovedError",

@@ -10,6 +10,8 @@ from typing import Any
 from domain.errors import InvalidInputError
 from verifiers.digest import is_digest
 
+# Text: no C0 control character but tab, line feed and carriage return; no lone surrogate.
+_PRINTABLE = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]*")
 AGENCY_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")  # 13 characters, e.g. 000.00.00.G01
 ACCESS_LEVELS = ("open", "conditional", "classified")
 RELIABILITY = ("born_digital", "digitized", "mixed")
@@ -52,6 +54,9 @@ def check_retention(value: Any, field: str = "retention") -> Retention:
 def check_text(value: Any, field: str, *, max_len: int = 1000) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > max_len:
         raise InvalidInputError(f"{field} must be non-empty text", field=field, value=value)
+    if not _PRINTABLE.fullmatch(value):  # not echoed: it may not even be encodable
+        raise InvalidInputError(f"{field} holds a NUL, a control character or a lone surrogate",
+                                field=field)
     return value
 
 

@@ -37,6 +37,7 @@ SIGNER_CLASSES = ("individual", "organization")
 VERDICTS = ("PASSED", "FAILED", "INDETERMINATE")
 DESTINATION_KINDS = ("agency_archive", "historical_archive")
 APPRAISAL_DECISIONS = ("retain", "destroy")
+INSPECTOR = "inspector"  # the role of inspection and judicial authorities (holds on any record)
 
 
 def record_id(metadata: dict[str, Any]) -> UUID:
@@ -206,7 +207,8 @@ class Record(ChainedAggregate):
         legal_basis: dict[str, str] | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.holds[self.hold] = self.reason
+            # The authority that placed it is the one that may release it.
+            aggregate.holds[self.hold] = {"reason": self.reason, "agency": self.actor["agency"]}
 
     class HoldReleased(Event):
         TYPE: ClassVar[str] = "record.hold_released"
@@ -244,7 +246,7 @@ class Record(ChainedAggregate):
         dossier: dict[str, str] | None
         signatures: list[dict[str, Any]]
         transfer: dict[str, Any] | None
-        holds: dict[str, str]
+        holds: dict[str, dict[str, str]]  # hold id -> reason, placing agency
         appraisal: dict[str, Any] | None
         destruction: dict[str, str] | None
         destroyed: bool
@@ -267,6 +269,9 @@ class Record(ChainedAggregate):
                 "content must have exactly digest, size and media_type", value=content
             )
         check_agency_code(actor.agency, "actor.agency")
+        if meta["issuer"] != actor.agency:  # a record's id is its registration: never squat one
+            raise errors.NotIssuerError(
+                "an agency registers only the documents it issued", actor=actor.agency)
         return cls._create(
             cls.Created,
             id=_registration_id(meta),
@@ -313,16 +318,16 @@ class Record(ChainedAggregate):
             )
 
     def _custodian(self, actor: Actor) -> None:
+        """Checked before any rule about the record's state: one who may not act on a record
+        learns nothing of its state (nor who holds it) from the refusal."""
         if actor.agency != self.custodian:
-            raise errors.NotCustodianError(
-                "only the custodian may do this", custodian=self.custodian, actor=actor.agency
-            )
+            raise errors.NotCustodianError("only the custodian may do this", actor=actor.agency)
 
     # -- sign -----------------------------------------------------------------------------
     def check_may_sign(self, actor: Actor) -> None:
         """The rules of `sign` that need no signature: checked before validating one."""
-        self._alive()
         self._custodian(actor)
+        self._alive()
 
     def sign(
         self,
@@ -338,8 +343,8 @@ class Record(ChainedAggregate):
         signature: str,
         validation: dict[str, Any],
     ) -> None:
-        self._alive()
         self._custodian(actor)
+        self._alive()
         check_choice(format, "format", SIGNATURE_FORMATS)
         check_choice(signer_class, "signer_class", SIGNER_CLASSES)
         check_digest(signed_digest, "signed_digest")
@@ -381,8 +386,9 @@ class Record(ChainedAggregate):
     # -- file -----------------------------------------------------------------------------
     def file(self, *, actor: Actor, at: datetime, dossier: Any) -> None:
         """File this record into `dossier` (a Dossier aggregate, which records the member)."""
-        self._alive()
         self._custodian(actor)
+        self._alive()
+        dossier.check_custodian(actor)
         if self.dossier is not None:
             raise errors.AlreadyFiledError(
                 "a record belongs to one dossier", dossier=self.dossier["code"]
@@ -407,8 +413,8 @@ class Record(ChainedAggregate):
         counts: dict[str, int],
         legal_basis: dict[str, str] | None = None,
     ) -> None:
-        self._alive()
         self._custodian(actor)
+        self._alive()
         if self.transfer is not None:
             raise errors.TransferPendingError(
                 "a transfer is already under way", transfer=self.transfer["id"]
@@ -436,18 +442,13 @@ class Record(ChainedAggregate):
         )
 
     def _pending(self, actor: Actor, transfer: str) -> dict[str, Any]:
-        self._alive()
-        if self.transfer is None or self.transfer["id"] != transfer:
-            raise errors.NoTransferPendingError(
-                "no such transfer is pending", transfer=transfer,
-                pending=self.transfer["id"] if self.transfer else None,
-            )
-        if actor.agency != self.transfer["destination"]:
+        # Who first: only the destination of a pending transfer learns anything about it.
+        if self.transfer is None or actor.agency != self.transfer["destination"]:
             raise errors.NotDestinationError(
-                "only the destination answers a transfer",
-                destination=self.transfer["destination"],
-                actor=actor.agency,
-            )
+                "only the destination of a pending transfer answers it", actor=actor.agency)
+        if self.transfer["id"] != transfer:
+            raise errors.NoTransferPendingError(
+                "no such transfer is pending", transfer=transfer, pending=self.transfer["id"])
         return self.transfer
 
     def receive_transfer(
@@ -500,8 +501,8 @@ class Record(ChainedAggregate):
     ) -> None:
         """Change the access level, e.g. declassify a record before it goes to a historical
         archive. Custodian only, on an authorising decision (its legal basis is required)."""
-        self._alive()
         self._custodian(actor)
+        self._alive()
         check_choice(access, "access", ACCESS_LEVELS)
         if access == self.metadata["access"]:
             raise errors.InvalidInputError("the record already has that access level",
@@ -526,8 +527,8 @@ class Record(ChainedAggregate):
         legal_basis: dict[str, str] | None = None,
     ) -> None:
         """An appraisal council's decision: the only way a retention period changes."""
-        self._alive()
         self._custodian(actor)
+        self._alive()
         check_choice(decision, "decision", APPRAISAL_DECISIONS)
         retention = check_retention(retention)
         if self.retention == PERMANENT and (retention != PERMANENT or decision != "retain"):
@@ -551,7 +552,12 @@ class Record(ChainedAggregate):
         reason: str,
         legal_basis: dict[str, str] | None = None,
     ) -> None:
-        """A hold (inspection, litigation) forbids destruction until released."""
+        """A hold forbids destruction until released. An inspection or judicial authority
+        (an inspector) places one on any agency's record, citing its decision in
+        `legal_basis`; the custodian places one on its own records. Only the agency that placed
+        a hold releases it."""
+        if actor.role != INSPECTOR:
+            self._custodian(actor)
         self._alive()
         check_text(hold, "hold", max_len=100)
         if hold in self.holds:
@@ -562,10 +568,17 @@ class Record(ChainedAggregate):
         )
 
     def release_hold(self, *, actor: Actor, at: datetime, hold: str, reason: str) -> None:
+        """Release a hold: only the agency that placed it (the inspectorate or court whose
+        decision it was, or the custodian for its own hold)."""
+        if actor.role != INSPECTOR:
+            self._custodian(actor)
         self._alive()
         check_text(hold, "hold", max_len=100)
         if hold not in self.holds:
             raise errors.HoldNotFoundError("no active hold has that id", hold=hold)
+        if actor.agency != self.holds[hold]["agency"]:
+            raise errors.NotHoldAuthorityError(
+                "only the agency that placed a hold releases it", hold=hold, actor=actor.agency)
         self._next(
             self.HoldReleased, actor=actor.as_dict(), timestamp=at, hold=hold,
             reason=check_text(reason, "reason"),
@@ -600,8 +613,8 @@ class Record(ChainedAggregate):
         decision: str,
         legal_basis: dict[str, str] | None = None,
     ) -> None:
-        self._alive()
         self._custodian(actor)
+        self._alive()
         self._destructible(at)
         assert self.appraisal is not None
         self._next(
@@ -615,8 +628,8 @@ class Record(ChainedAggregate):
     ) -> None:
         """Execute destruction. The ledger purges the content; the record and its whole event
         chain stay as a tombstone, forever provable."""
-        self._alive()
         self._custodian(actor)
+        self._alive()
         if self.destruction is None:
             raise errors.DestructionNotApprovedError("approve the destruction first")
         self._destructible(at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -11,6 +12,8 @@ from ledger.errors import ConfigError
 
 DEFAULT_DATA_DIR = "stele-data"
 DEFAULT_ORIGIN = "stele.localhost/log"
+DEFAULT_MAX_CONTENT_BYTES = 512 * 1024 * 1024
+MIN_IDEMPOTENCY_HOURS = 24  # a client's retries over a day's outage still find their answer
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,46 @@ def parse_database_url(url: str | None, data_dir: Path) -> Database:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """`requests` per `seconds` for each client address: a token bucket that holds up to
+    `requests` tokens (the burst) and refills at `requests / seconds` per second."""
+
+    requests: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+DEFAULT_RATE_LIMIT = RateLimit(120, 60.0)
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def parse_rate_limit(text: str) -> RateLimit | None:
+    """`120/minute` (also `/second`, `/hour`) -> RateLimit; `off` -> None (no limit)."""
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    count, _, period = value.partition("/")
+    if not _digits(count) or int(count) < 1 or period not in _PERIODS:
+        raise ConfigError(f"STELE_RATE_LIMIT must be like 120/minute (per second, minute or "
+                          f"hour), or off, not {text!r}")
+    return RateLimit(int(count), _PERIODS[period])
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, str(default)).strip()
+    if not _digits(raw) or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database: Database = field(
@@ -130,6 +173,18 @@ class Settings:
     # Development trust (`--dev`, STELE_ENV=dev): the built-in TSA when no TSA is configured,
     # and the development PKI's roots as trust anchors. Never in production.
     dev: bool = False
+    # The HTTP API: the largest document `POST /v1/content` takes; the rate limit of callers
+    # without a token on the public operations (None: no limit); how long the answers of
+    # idempotent requests are kept (at least MIN_IDEMPOTENCY_HOURS).
+    max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES
+    rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT
+    idempotency_hours: int = MIN_IDEMPOTENCY_HOURS
+    # Where the log is published as C2SP tlog-tiles (None: <data dir>/tiles).
+    tiles: Path | None = None
+
+    @property
+    def tiles_dir(self) -> Path:
+        return self.tiles if self.tiles is not None else self.data_dir / "tiles"
 
     @classmethod
     def from_env(cls, db_url: str | None = None, data_dir: str | None = None, *,
@@ -170,6 +225,11 @@ class Settings:
         origin = env.get("STELE_LOG_ORIGIN", DEFAULT_ORIGIN)
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
             raise ConfigError(f"log origin must have no spaces and no '+': {origin!r}")
+        max_content = _whole_number(env, "STELE_MAX_CONTENT_BYTES", DEFAULT_MAX_CONTENT_BYTES)
+        rate_limit = (parse_rate_limit(env["STELE_RATE_LIMIT"]) if "STELE_RATE_LIMIT" in env
+                      else DEFAULT_RATE_LIMIT)
+        idempotency_hours = _whole_number(env, "STELE_IDEMPOTENCY_HOURS", MIN_IDEMPOTENCY_HOURS,
+                                          minimum=MIN_IDEMPOTENCY_HOURS)
         return cls(
             data_dir=directory,
             database=parse_database_url(db_url or env.get("STELE_DATABASE_URL"), directory),
@@ -185,4 +245,8 @@ class Settings:
             renewal_check_seconds=check,
             lease_seconds=lease,
             dev=dev or mode == "dev",
+            max_content_bytes=max_content,
+            rate_limit=rate_limit,
+            idempotency_hours=idempotency_hours,
+            tiles=Path(env["STELE_TILES_DIR"]) if env.get("STELE_TILES_DIR") else None,
         )

@@ -37,6 +37,12 @@ class ContentNotFoundError(NotFoundError):
     code = "content_not_found"
 
 
+class EventTooLargeError(LedgerError):
+    """An event whose canonical bytes an entry bundle cannot frame (over 65,535 bytes)."""
+
+    code = "event_too_large"
+
+
 class DuplicateError(LedgerError):
     code = "duplicate"
 

@@ -37,15 +37,18 @@ from ledger.errors import (
     DevelopmentTrustError,
     DossierNotFoundError,
     DuplicateError,
+    EventTooLargeError,
     ForbiddenError,
     RecordNotFoundError,
 )
 from ledger.store.application import RecordsApplication
 from ledger.store.content import ContentStore
+from ledger.store.recorders import Statements
 from ledger.store.tables import LogStore
 from ledger.trust.registry import AnchorNotFoundError
 from ledger.trust.signatures import SignatureIntake
 from verifiers.canonical import b64, event_hash
+from verifiers.tiles import MAX_ENTRY_SIZE
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,6 @@ Handler = Callable[..., None]
 def _create(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
             metadata: dict[str, Any], retention: Any, schedule: str,
             content: dict[str, Any]) -> None:
-    if isinstance(content, dict) and not uow.content.has(content.get("digest", "")):
-        raise ContentNotFoundError(
-            "upload the content before registering the record", digest=content.get("digest")
-        )
     record = Record.register(actor=actor, at=at, metadata=metadata, retention=retention,
                              schedule=schedule, content=content)
     uow.new(record, "record")
@@ -321,8 +320,11 @@ class Records:
         self.content = content
         self.intake = intake
 
-    def execute(self, actor: Actor, commands: Sequence[Command]) -> list[WrittenEvent]:
-        """Apply `commands` in order, all or nothing; return the new events."""
+    def execute(self, actor: Actor, commands: Sequence[Command], *,
+                also: Callable[[list[WrittenEvent]], Statements] | None = None,
+                ) -> list[WrittenEvent]:
+        """Apply `commands` in order, all or nothing; return the new events. `also` gives
+        statements to run in the transaction that saves them (the answer to store)."""
         if not commands:
             raise InvalidInputError("no commands")
         at = self.clock()
@@ -331,16 +333,23 @@ class Records:
             handler = _bind(command.action, command.params)
             handler(uow, actor, at, command.expected_version, **command.params)
         pending = [e for a in uow.touched.values() for e in a.collect_events()]
+        written = [_written(e) for e in pending]
+        for w in written:  # every leaf must fit a tlog-tiles entry bundle
+            if len(w.canonical) > MAX_ENTRY_SIZE:
+                raise EventTooLargeError(
+                    f"the event would be {len(w.canonical)} bytes; a log entry holds at most "
+                    f"{MAX_ENTRY_SIZE}", type=w.type, size=len(w.canonical))
+        statements = also(written) if also is not None else ()
         if uow.new_anchors:
             with self.store.transaction() as tx:
                 tx.index_anchors(uow.new_anchors)
         # Held from the check to the save: a purge cannot delete what a new record names.
-        with self.content.holding(uow.contents) as missing:
-            if missing:
+        with self.content.holding(uow.contents, actor.agency) as missing:
+            if missing:  # or another agency's: the same answer, which tells nothing of them
                 raise ContentNotFoundError("upload the content before registering the record",
                                            digests=missing)
             try:
-                self.app.save(*pending)
+                self.app.save(*pending, statements=statements)
             except IntegrityError:
                 duplicates = uow.duplicates()
                 if duplicates:
@@ -350,14 +359,15 @@ class Records:
                 raise ConflictError(
                     "another writer changed one of these aggregates first; read and retry"
                 ) from None
-        return [_written(e) for e in pending]
+        return written
 
     def do(self, actor: Actor, action: str, expected_version: int | None = None,
            **params: Any) -> list[WrittenEvent]:
         return self.execute(actor, [Command(action, params, expected_version)])
 
-    def put_content(self, data: bytes, expected: str | None = None) -> str:
-        return self.content.put(data, expected)
+    def put_content(self, data: bytes, *, agency: str, expected: str | None = None) -> str:
+        """Store a document that `agency` presents (for its records to name)."""
+        return self.content.put(data, expected, owner=agency)
 
     def record(self, value: Any) -> Record:
         return _UnitOfWork(self.app, self.content).record(value, None)
@@ -383,7 +393,7 @@ class Records:
         rid = _uuid(aggregate, "record")
         uow = _UnitOfWork(self.app, self.content)
         current = uow.load(rid)
-        if current is None:
+        if not isinstance(current, Record | Dossier):  # a trust anchor is no record
             raise RecordNotFoundError("no record with that id", record=str(rid))
         # Events are only ever appended: read after the state, the history and the leaf
         # indexes hold at least its events; later ones (a write meanwhile) are left out, so the
@@ -418,12 +428,15 @@ class Records:
 
     def content_for(self, principal: Principal, digest: str) -> str:
         """The path of a document's bytes, if this principal may read some record holding
-        them (auditors read all; agencies what they registered or hold)."""
+        them whose registering agency presented them (auditors read all; agencies what they
+        registered or hold)."""
         if principal.role not in READ_ALL:
             allow(principal, READ_OWN, "download content")
             with self.store.transaction() as tx:
                 rows = [tx.record_row(rid) for rid, _ in tx.records_by_digest(digest)]
-            if not any(r is not None and may_read(principal, r[3], r[4]) for r in rows):
+                owners = tx.content_owners(digest)
+            if not any(r is not None and r[3] in owners and may_read(principal, r[3], r[4])
+                       for r in rows):
                 raise ForbiddenError("no record of your agency holds this content")
         path = self.content.path_of(digest)
         if not os.path.exists(path):

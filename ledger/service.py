@@ -10,7 +10,7 @@ that callers use, each for one concern:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ledger.access.principals import Principals
 from ledger.config import Settings
@@ -19,10 +19,13 @@ from ledger.log.checkpoints import Checkpointer
 from ledger.log.integrator import Integrator
 from ledger.log.keys import LogKey
 from ledger.log.service import Log
+from ledger.log.tiles import TileWriter
 from ledger.longterm.service import LongTerm
 from ledger.records import Records
 from ledger.store.application import RecordsApplication
 from ledger.store.content import ContentStore
+from ledger.store.idempotency import Idempotency
+from ledger.store.recorders import recorder_env
 from ledger.store.tables import LogStore
 from ledger.trust.registry import TrustRegistry
 from ledger.trust.signatures import SignatureIntake
@@ -42,6 +45,7 @@ class Ledger:
                     self.store.create_tables()  # first: on PostgreSQL this makes the schema
                 self.app = RecordsApplication(
                     env=settings.database.eventsourcing_env()
+                    | recorder_env(settings.database.kind)
                     | {"CREATE_TABLE": "y" if settings.create_tables else "n"})
             self.content = ContentStore(settings.data_dir / "content", self.store)
             self.key = LogKey.load_or_create(settings.data_dir, settings.origin)
@@ -52,6 +56,8 @@ class Ledger:
                 self.app.close()
             raise
         self.principals = Principals(self.store)
+        self.idempotency = Idempotency(self.store,
+                                       retention=timedelta(hours=settings.idempotency_hours))
         self.trust = TrustRegistry(self.store, self.app)
         self.intake = SignatureIntake(self.content, self.trust)
         self.integrator = Integrator(self.store, self.content)
@@ -63,7 +69,8 @@ class Ledger:
                                  trust=self.trust, clock=self.clock)
         self.log = Log(settings=settings, store=self.store, key=self.key,
                        integrator=self.integrator, checkpointer=self.checkpointer,
-                       longterm=self.longterm, clock=self.clock)
+                       longterm=self.longterm, tiles=TileWriter(self.store, settings.tiles_dir),
+                       clock=self.clock)
         self.records = Records(settings=settings, clock=self.clock, store=self.store,
                                app=self.app, content=self.content, intake=self.intake)
 

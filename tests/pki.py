@@ -45,15 +45,19 @@ def pem(pki: DevPki, root: str) -> str:
     return pki.roots[root].public_bytes(serialization.Encoding.PEM).decode()
 
 
-def self_signed_root(name: str = "Test root") -> str:
-    """A fresh self-signed CA certificate (PEM): an anchor no one else registered."""
+def self_signed_root(name: str = "Test root", *, dns_names: int = 0) -> str:
+    """A fresh self-signed CA certificate (PEM): an anchor no one else registered; with
+    `dns_names`, that many subject alternative names (a large certificate)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(PKI_TIME).not_valid_after(PKI_TIME + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(PKI_TIME).not_valid_after(PKI_TIME + timedelta(days=3650))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True))
+    if dns_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(f"host-{i}.example.vn") for i in range(dns_names)]), critical=False)
+    cert = builder.sign(key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -74,7 +78,7 @@ def revocation_data(ledger: Ledger, pki: DevPki, party: str, at: datetime) -> li
     issuer = pki.issuer_of(party)
     cas = PATH_CAS["NEAC" if issuer.startswith("NEAC") else "BCY"]
     blobs = [pki.crl(ca, at) for ca in cas] + [pki.ocsp_response(party, at)]
-    return [ledger.records.put_content(b) for b in blobs]
+    return [ledger.content.put(b) for b in blobs]
 
 
 def sign_command(ledger: Ledger, record: str, pki: DevPki, party: str, *, signer_class: str,
@@ -86,7 +90,7 @@ def sign_command(ledger: Ledger, record: str, pki: DevPki, party: str, *, signer
     if field is not None:
         params["field"] = field
     if signature is not None:
-        params["signature"] = ledger.records.put_content(signature)
+        params["signature"] = ledger.content.put(signature)
     if revocation:
         params["validation_data"] = revocation_data(ledger, pki, party, ledger.clock())
     return Command("record.sign", params)

@@ -71,8 +71,8 @@ def _signed(ledger: Ledger, pki: DevPki, number: int, party: str,
         blobs = [pki.crl("NEAC CA", revocation_at), pki.crl("NEAC", revocation_at),
                  pki.ocsp_response(party, revocation_at)]
         ledger.records.do(AGENCY, "record.sign", record=rid, signer_class="individual",
-                          signature=ledger.records.put_content(signature),
-                  validation_data=[ledger.records.put_content(b) for b in blobs])
+                          signature=ledger.content.put(signature),
+                  validation_data=[ledger.content.put(b) for b in blobs])
     return rid
 
 

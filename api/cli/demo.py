@@ -68,11 +68,14 @@ def _pki(ledger: Ledger) -> DevPki:
 def _revocation(ledger: Ledger, pki: DevPki) -> dict[str, list[str]]:
     """Today's CRLs and OCSP answers for the two signers, uploaded once per demo run."""
     now = datetime.now(UTC)
-    crls = {ca: ledger.records.put_content(pki.crl(ca, now)) for ca in ("NEAC", "NEAC CA", "BCY")}
+    crls = {ca: ledger.records.put_content(pki.crl(ca, now), agency=AGENCY.agency)
+            for ca in ("NEAC", "NEAC CA", "BCY")}
     return {
         "individual": [crls["NEAC CA"], crls["NEAC"],
-                       ledger.records.put_content(pki.ocsp_response("individual", now))],
-        "agency": [crls["BCY"], ledger.records.put_content(pki.ocsp_response("agency", now))],
+                       ledger.records.put_content(pki.ocsp_response("individual", now),
+                                                  agency=AGENCY.agency)],
+        "agency": [crls["BCY"], ledger.records.put_content(pki.ocsp_response("agency", now),
+                                                         agency=AGENCY.agency)],
     }
 
 
@@ -94,7 +97,7 @@ def run_demo(ledger: Ledger, records: int) -> DemoResult:
     revocation = _revocation(ledger, pki)
     for i in range(records):
         content = _document(pki, run, i)
-        digest = ledger.records.put_content(content)
+        digest = ledger.records.put_content(content, agency=AGENCY.agency)
         created = ledger.records.do(AGENCY, "record.create", metadata=_metadata(run, i),
                                     retention=10,
                                     schedule="Circular 05/2025 table 1 item 12",

@@ -52,7 +52,7 @@ def record_create(store: StoreOptions, actor: Actor, metadata_file: Any, content
     metadata = _json_value(metadata_file.read(), "--metadata")
     data = content_file.read()
     with open_ledger(store) as ledger:
-        digest = ledger.records.put_content(data)
+        digest = ledger.records.put_content(data, agency=actor.agency)
     params = {
         "metadata": metadata, "retention": _json_or_text(retention), "schedule": schedule,
         "content": {"digest": digest, "size": len(data), "media_type": media_type},
@@ -83,12 +83,12 @@ def record_sign(store: StoreOptions, actor: Actor, record_id: str, signer_class:
     from verifiers.certs import certificate_der
 
     with open_ledger(store) as ledger:
-        data = [ledger.records.put_content(f.read()) for f in (*crls, *ocsps)]
-        data += [ledger.records.put_content(certificate_der(f.read())) for f in certs]
+        blobs = [f.read() for f in (*crls, *ocsps)] + [certificate_der(f.read()) for f in certs]
+        data = [ledger.records.put_content(b, agency=actor.agency) for b in blobs]
         params: dict[str, Any] = {"record": record_id, "signer_class": signer_class,
                                   "validation_data": data}
         if cms_file is not None:
-            params["signature"] = ledger.records.put_content(cms_file.read())
+            params["signature"] = ledger.records.put_content(cms_file.read(), agency=actor.agency)
         if field is not None:
             params["field"] = field
     write_commands(store, actor, [Command("record.sign", params, expected_version)])

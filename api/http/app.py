@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import secrets
 import sys
 import time
@@ -17,34 +17,45 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.http.limits import BoundedBody, PublicRateLimit, TokenBuckets
 from api.http.openapi import complete
 from api.http.problems import (
     domain_error,
     http_error,
+    internal_error,
+    printable,
     problem,
     unexpected_error,
     validation_error,
 )
-from api.http.routes import content, log, principals, records, trust, verify
+from api.http.routes import content, log, principals, records, tiles, trust, verify
 from api.http.worker import LogWorker
 from domain.errors import DomainError
 from ledger.config import Settings
 from ledger.service import Ledger
-from ledger.store.idempotency import Idempotency
 from verifiers.errors import VerificationError
 
-MAX_JSON_BYTES = 4 * 1024 * 1024  # a batch of 1,000 actions fits
-MAX_CONTENT_BYTES = 512 * 1024 * 1024
+
+def _json_line(event: Any, **kw: Any) -> str:
+    # A lone surrogate (from an exception's message, say) must not make the line unprintable.
+    return printable(json.dumps(event, **kw))
+
+
+def log_processors() -> list[Any]:
+    """Level, time, the traceback of a logged exception (never its local variables), JSON."""
+    return [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(serializer=_json_line, ensure_ascii=False),
+    ]
 
 
 def configure_logging() -> None:
-    """JSON lines on stdout: one per request, one per ledger write. Never a token or content."""
+    """JSON lines on stdout: one per request, one per ledger write, one per 500 with its
+    traceback. Never a token or content."""
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(ensure_ascii=False),
-        ],
+        processors=log_processors(),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
@@ -58,7 +69,6 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
         app.state.ledger = ledger
-        app.state.idempotency = Idempotency(ledger.store)
         worker = LogWorker(settings) if background else None
         if worker is not None:
             worker.start()
@@ -72,30 +82,28 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
 
     app = FastAPI(title="Stele", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced records ledger with integrity proofs.")
-    app.state.max_content_bytes = int(os.environ.get("STELE_MAX_CONTENT_BYTES",
-                                                     MAX_CONTENT_BYTES))
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(VerificationError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
+    # Inside out: bodies bounded and parsed strictly, then (before any body is read) the rate
+    # limit, then the request's id, log line and last-resort error answer.
+    app.add_middleware(BoundedBody, content_limit=settings.max_content_bytes)
+    app.state.rate_limits = (TokenBuckets(settings.rate_limit) if settings.rate_limit
+                             else None)
+    if app.state.rate_limits is not None:
+        app.add_middleware(PublicRateLimit, buckets=app.state.rate_limits)
 
     @app.middleware("http")
     async def request_context(request: Request,
                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         started = time.perf_counter()
-        length = request.headers.get("content-length")
-        limit = (app.state.max_content_bytes if request.url.path == "/v1/content"
-                 else MAX_JSON_BYTES)
-        if length is not None and length.isdigit() and int(length) > limit:
-            response: Response = problem(413, "too_large", f"request body over {limit} bytes")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:  # reached only if a handler's error escaped the handlers
-                response = problem(500, "internal", "internal error; see the server log",
-                                   request_id=request.state.request_id)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # reached only if a handler's error escaped the handlers
+            response = internal_error(request.state.request_id, exc)
         response.headers["X-Request-Id"] = request.state.request_id
         route = request.scope.get("route")
         request_log.info(
@@ -120,7 +128,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
                         media_type="application/json")
 
     for router in (records.router, content.router, log.router, verify.router,
-                   principals.router, trust.router):
+                   principals.router, trust.router, tiles.router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
 
 from api.http.problems import ApiError
 from domain.envelope import Actor
@@ -21,12 +22,18 @@ def get_ledger(request: Request) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
+def bearer_token(headers: Headers) -> str | None:
+    """The token of `Authorization: Bearer <token>`, if that is what the header holds."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def current_principal(request: Request, ledger: LedgerDep) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request.headers)
+    if token is None:
         raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
-    principal = ledger.principals.authenticate(token.strip())
+    principal = ledger.principals.authenticate(token)
     if principal is None:
         raise ApiError("unauthenticated", "unknown or revoked token")
     request.state.principal = principal.id
@@ -39,10 +46,8 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def optional_principal(request: Request, ledger: LedgerDep) -> Principal | None:
     """Public operations answer anyone: a valid bearer token may show more (what its
     principal may read); anything else is anonymous, never an error."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return ledger.principals.authenticate(token.strip())
+    token = bearer_token(request.headers)
+    return None if token is None else ledger.principals.authenticate(token)
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]

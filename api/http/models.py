@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from domain.dossier import Dossier
 from domain.record import Record
+from ledger.access.policy import MAX_INDEX
 from ledger.records import ACTION_PARAMS, ACTIONS
 
 
@@ -76,6 +77,14 @@ class PrincipalRequest(BaseModel):
     agency: str
 
 
+VERIFY_PAGE = 20  # records per page of POST /v1/verify, by default
+VERIFY_PAGE_MAX = 100
+
+
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     digest: str = Field(description="sha-256:<64 hex> of the document")
+    limit: int = Field(default=VERIFY_PAGE, ge=1, le=VERIFY_PAGE_MAX,
+                       description=f"Records per page, at most {VERIFY_PAGE_MAX}")
+    cursor: int = Field(default=-1, ge=-1, le=MAX_INDEX,
+                        description="`next` of the previous page (a log position)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from api.http.limits import RATE_LIMITED
 from api.http.problems import PROBLEM
 from ledger.access.policy import PUBLIC
 
@@ -31,12 +32,14 @@ def problem_statuses(method: str, path: str) -> set[int]:
         found |= {401, 403}
     if method == "POST":
         found |= {400, 413, 422}  # an unparseable body, too large, malformed
+    if (method, path) in RATE_LIMITED:
+        found.add(429)  # callers without a token, over the rate limit
     if (method, path) in {("GET", "/v1/principals"), ("GET", "/healthz"), ("GET", "/readyz"),
                           ("GET", "/v1/log/key"), ("GET", "/v1/log/status")}:
         return found | ({503} if path == "/readyz" else set())
     found.add(422)
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
-                        "/v1/principals/", "/v1/trust/anchors/")) or (
+                        "/v1/principals/", "/v1/trust/anchors/", "/v1/log/tiles/")) or (
             path == "/v1/log/checkpoint"):
         found.add(404)
     if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",

@@ -1,6 +1,6 @@
 """The log worker: integrates new events and cuts checkpoints; the one holding the anchoring
-lease also anchors them and renews evidence records. In the server's background, or alone
-(`stele worker`).
+lease also anchors them and renews evidence records; hourly, it purges expired idempotency
+answers. In the server's background, or alone (`stele worker`).
 
 It has its own Ledger (its own connections), so request handlers never wait on it. Several
 processes may each run one: the integrator's exclusive transaction serialises integration, and
@@ -18,6 +18,7 @@ from ledger.config import Settings
 from ledger.service import Ledger
 
 log = structlog.get_logger("stele.log")
+PURGE_EVERY = 3600.0  # seconds between purges of expired idempotency answers
 
 
 class LogWorker:
@@ -27,6 +28,7 @@ class LogWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stele-log", daemon=True)
         self.ledger = Ledger(settings)
+        self._next_purge = 0.0  # of expired idempotency answers, hourly
 
     def start(self) -> None:
         self._thread.start()
@@ -44,6 +46,11 @@ class LogWorker:
         renewed = self.ledger.longterm.renew_if_due()
         if renewed is not None:
             log.info("log.renewed", kind=renewed.kind, records=renewed.records, tsa=renewed.tsa)
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + PURGE_EVERY
+            purged = self.ledger.idempotency.purge()
+            if purged:
+                log.info("idempotency.purged", answers=purged)
 
     def _run(self) -> None:
         while not self._stop.is_set():

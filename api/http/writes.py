@@ -13,9 +13,9 @@ from api.http.problems import ApiError, problem, status_of
 from domain.errors import DomainError
 from ledger.access.policy import check_action
 from ledger.access.principals import Principal
-from ledger.records import Command
+from ledger.records import Command, WrittenEvent
 from ledger.service import Ledger
-from ledger.store.idempotency import Idempotency
+from ledger.store.recorders import Statements
 
 log = structlog.get_logger("stele.write")
 
@@ -32,7 +32,6 @@ def expected_version(if_match: str | None) -> int | None:
 
 def write(
     ledger: Ledger,
-    idempotency: Idempotency,
     principal: Principal,
     commands: list[Command],
     *,
@@ -42,18 +41,24 @@ def write(
 ) -> JSONResponse:
     for command in commands:
         check_action(principal, command.action)
+    idempotency = ledger.idempotency
     if key is not None:
         replay = idempotency.claim(principal.id, key, fingerprint.encode("utf-8"))
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status,
                                 headers={"Idempotent-Replayed": "true"},
                                 media_type=_media_type(replay.status))
+    def answered(events: list[WrittenEvent]) -> Statements:
+        """The answer, stored with the events: a retry after any crash gets it again."""
+        assert key is not None
+        return [idempotency.answer_statement(principal.id, key, status, _body(events))]
+
     try:
         if key is None:
             events = ledger.records.execute(actor_of(principal), commands)
         else:
             with idempotency.keep_alive(principal.id, key):
-                events = ledger.records.execute(actor_of(principal), commands)
+                events = ledger.records.execute(actor_of(principal), commands, also=answered)
     except DomainError as exc:
         answer = problem(status_of(exc.code), exc.code, exc.message,
                          evidence=_jsonable(exc.evidence))
@@ -68,13 +73,15 @@ def write(
         if key is not None:
             idempotency.release(principal.id, key)
         raise
-    body = {"events": [e.as_json() for e in events]}
-    if key is not None:
-        idempotency.answer(principal.id, key, status, body)
+    body = _body(events)
     for e in events:
         log.info("ledger.write", record=e.record, type=e.type, version=e.version, hash=e.hash,
                  principal=principal.id)
     return JSONResponse(body, status_code=status)
+
+
+def _body(events: list[WrittenEvent]) -> dict[str, Any]:
+    return {"events": [e.as_json() for e in events]}
 
 
 def _media_type(status: int) -> str:

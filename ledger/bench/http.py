@@ -147,7 +147,7 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
     local = replace(settings, data_dir=scratch, database=database, dev=True)  # a scratch ledger
     with Ledger(local) as ledger:
         _, token = ledger.principals.add(name="bench", role="agency", agency=AGENCY)
-        digest = ledger.records.put_content(b"bench")
+        digest = ledger.records.put_content(b"bench", agency=AGENCY)
     port = free_port()
     env = dict(os.environ, STELE_DATA_DIR=str(scratch),
                STELE_DATABASE_URL=local.database.connect_url(),

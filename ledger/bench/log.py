@@ -10,6 +10,11 @@ Each workload runs in `rounds` interleaved rounds; rates are medians over rounds
 generation at the final size (and, with `proof_leaves`, at a synthetic tree of that many
 leaves), and the audit rate. Every record shares one content blob: content upload is its own
 endpoint and not part of the lifecycle write path.
+
+Tiles: events written in chunks of a checkpoint's worth (CHECKPOINT_EVERY), each chunk
+integrated and checkpointed (timed) and then published as tlog-tiles (timed apart), so the
+cost of publishing is a ratio to integration in the same run; then `audit_tiles` over the
+directory, the rate an auditor gets with no database.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ from ledger.records import Command
 from ledger.service import Ledger
 from ledger.store.tables import LogStore
 from verifiers.merkle import CompactRange
+from verifiers.tiles import audit_tiles, directory_fetch
 
 ACTOR = Actor("bench", "agency", "000.00.00.G01")
 INTEGRATE_EVERY = 10_000  # events between integrator runs (a server integrates its backlog)
+CHECKPOINT_EVERY = 1_000  # the server's default: a checkpoint (and a publication) per 1,000
 
 
 class BareRecord(Aggregate):
@@ -119,6 +126,36 @@ def _ours(ledger: Ledger, run: str, start: int, count: int, per_save: int,
     return time.perf_counter() - began
 
 
+def _tiles(ledger: Ledger, run: str, start: int, count: int, digest: str) -> dict[str, Any]:
+    """Integration and checkpoints alone, then publication of the same checkpoints as tiles."""
+    content = {"digest": digest, "size": 5, "media_type": "text/plain"}
+    integrating = publishing = 0.0
+    for first in range(start, start + count, CHECKPOINT_EVERY):
+        ledger.records.execute(ACTOR, [
+            Command("record.create", {"metadata": _metadata(run, i), "retention": 10,
+                                      "schedule": "bench", "content": content})
+            for i in range(first, min(first + CHECKPOINT_EVERY, start + count))])
+        began = time.perf_counter()
+        ledger.log.integrate()
+        cut = ledger.checkpointer.cut(force=True)
+        integrating += time.perf_counter() - began
+        assert cut is not None
+        began = time.perf_counter()
+        ledger.log.tiles.publish(cut)
+        publishing += time.perf_counter() - began
+    began = time.perf_counter()
+    audited = audit_tiles(directory_fetch(ledger.settings.tiles_dir), ledger.key.verifier)
+    auditing = time.perf_counter() - began
+    return {
+        "events": count, "checkpoint_every": CHECKPOINT_EVERY,
+        "integration_events_per_second": _rate(count, integrating),
+        "publish_us_per_event": round(publishing / count * 1e6, 1),
+        "integration_with_tiles_vs_without": round(integrating / (integrating + publishing), 3),
+        "audit_tiles": {"verdict": audited.bottom_line.value, "entries": ledger.log.size(),
+                        "entries_per_second": _rate(ledger.log.size(), auditing)},
+    }
+
+
 def _bare(app: BareApplication, run: str, start: int, count: int, per_save: int) -> float:
     content = {"digest": "sha-256:" + "0" * 64, "size": 5, "media_type": "text/plain"}
     began = time.perf_counter()
@@ -187,7 +224,7 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
             fresh_database(settings.database, "bare") as (bare_db, _):
         ledger = Ledger(replace(settings, data_dir=ours_dir, database=ours_db, dev=True))
         bare = BareApplication(env=bare_db.eventsourcing_env())
-        digest = ledger.records.put_content(b"bench")
+        digest = ledger.records.put_content(b"bench", agency=ACTOR.agency)
         rates: dict[str, list[float]] = {k: [] for k in
                                          ("ours_batched", "bare_batched", "ours_single",
                                           "bare_single")}
@@ -221,6 +258,8 @@ def run_bench(settings: Settings, *, events: int, batch: int, quick: bool,
         results["audit"] = {"verdict": audited.bottom_line.value,
                             "events_per_second": audited.summary["events_per_second"],
                             "seconds": audited.summary["seconds"]}
+        results["tiles"] = _tiles(ledger, run, offset, max(events // 2, CHECKPOINT_EVERY),
+                                  digest)
         ledger.close()
         bare.close()
     if proof_leaves:

@@ -68,7 +68,7 @@ def _metadata(i: int, tag: str) -> dict[str, Any]:
 
 
 def _create(ledger: Ledger, i: int, tag: str, body: bytes) -> str:
-    digest = ledger.records.put_content(body)
+    digest = ledger.records.put_content(body, agency=AGENCY.agency)
     (event,) = ledger.records.do(AGENCY, "record.create", metadata=_metadata(i, tag), retention=10,
                                  schedule="S-1", content={"digest": digest, "size": len(body),
                                                           "media_type": "application/pdf"})
@@ -87,7 +87,8 @@ class _Setup:
         blobs = [self.pki.crl("NEAC CA", now), self.pki.crl("NEAC", now),
                  self.pki.ocsp_response("individual", now)]
         self.revocation = blobs
-        self.revocation_digests = [self.ledger.records.put_content(b) for b in blobs]
+        self.revocation_digests = [self.ledger.records.put_content(b, agency=AGENCY.agency)
+                                   for b in blobs]
         self.roots = [r.public_bytes(serialization.Encoding.DER) for r in self.pki.roots.values()]
 
 
@@ -111,7 +112,7 @@ def _latencies(setup: _Setup, n: int) -> dict[str, Any]:
     ours, bare = [], []
     for i, (body, sig) in enumerate(zip(bodies, signatures, strict=True)):
         rid = _create(ledger, i, "CMS", body)
-        digest = ledger.records.put_content(sig)
+        digest = ledger.records.put_content(sig, agency=AGENCY.agency)
         ours.append(_timed(partial(
             ledger.records.do, AGENCY, "record.sign", record=rid, signer_class="individual",
             signature=digest, validation_data=setup.revocation_digests)))
@@ -143,7 +144,8 @@ def _throughput(setup: _Setup, n: int) -> dict[str, Any]:
         for i in range(n):
             body = f"throughput {tag} {i}".encode()
             rid = _create(ledger, i, tag, body)
-            jobs.append((rid, ledger.records.put_content(sign_cms(body, person, pki=pki))))
+            jobs.append((rid, ledger.records.put_content(sign_cms(body, person, pki=pki),
+                                                          agency=AGENCY.agency)))
         ctx = multiprocessing.get_context("spawn")
         ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         procs = [ctx.Process(target=_sign_worker, args=(

@@ -1,5 +1,5 @@
-"""The log as a service: integrate, cut checkpoints, sync (with anchoring), proofs, status,
-and the audit."""
+"""The log as a service: integrate, cut checkpoints and publish them as tiles, sync (with
+anchoring), proofs, status, and the audit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ledger.log.audit import audit
 from ledger.log.checkpoints import Checkpoint, Checkpointer
 from ledger.log.integrator import Integrated, Integrator
 from ledger.log.keys import LogKey
+from ledger.log.tiles import Rebuilt, TileWriter
 from ledger.log.tree import consistency_proof, inclusion_proof, root_at
 from ledger.longterm.service import LongTerm
 from ledger.store.tables import LogStore
@@ -29,20 +30,35 @@ class Log:
 
     def __init__(self, *, settings: Settings, store: LogStore, key: LogKey,
                  integrator: Integrator, checkpointer: Checkpointer, longterm: LongTerm,
-                 clock: Callable[[], datetime]) -> None:
+                 tiles: TileWriter, clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.store = store
         self.key = key
         self.integrator = integrator
         self.checkpointer = checkpointer
         self.longterm = longterm
+        self.tiles = tiles
         self.clock = clock
 
     def integrate(self, progress: Callable[[int], None] | None = None) -> Integrated:
         return self.integrator.run(progress)
 
     def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
-        return self.checkpointer.cut(force=force)
+        """Cut a checkpoint if one is due (or `force`), then publish the latest as tiles."""
+        cut = self.checkpointer.cut(force=force)
+        self.publish()
+        return cut
+
+    def publish(self) -> int:
+        """Bring the tiles directory up to the latest checkpoint (one another process cut,
+        or one a crash left unpublished, too); how many files were written."""
+        latest = self.checkpointer.latest()
+        return 0 if latest is None else self.tiles.publish(latest)
+
+    def rebuild_tiles(self, progress: Callable[[int], None] | None = None) -> Rebuilt:
+        """Regenerate every tile of the latest checkpoint from the store, checking those
+        present."""
+        return self.tiles.rebuild(self.checkpoint_at(), progress)
 
     def sync(self, *, anchor: bool = True) -> Checkpoint | None:
         """Integrate everything written, cut a checkpoint covering it all, anchor it, and

@@ -12,6 +12,11 @@ deletes the bytes only if no live record, no event not yet integrated, and no fr
 names them. So a purge never deletes content a live record needs, and the write path pays no
 extra commit. An upload of bytes queued for purge pins them for PIN_TTL (a create to come);
 a create long after such an upload may find them purged and is refused `content_not_found`.
+
+Each document is stored once, whoever uploads it; who presented it is kept per agency
+(`stele_content_owners`). An agency registers a record only with bytes it presented itself,
+and is answered `content_not_found` otherwise, whether or not another agency's bytes are here:
+a digest alone neither registers a document nor tells whether some agency holds it.
 """
 
 from __future__ import annotations
@@ -46,11 +51,17 @@ class ContentStore:
         self._root = str(root)  # string paths: this is on every write's path
 
     @contextmanager
-    def holding(self, digests: list[str]) -> Iterator[list[str]]:
+    def holding(self, digests: list[str], agency: str) -> Iterator[list[str]]:
         """Hold these bytes against a purge while the block runs (a create's save); yields
-        those that are missing (a create may name only bytes that are here once held)."""
+        those that are missing or that `agency` never presented (a create may name only bytes
+        that are here once held, and that its agency uploaded)."""
         with self._locked(digests, shared=True):
-            yield [d for d in digests if not self.has(d)]
+            if not digests:
+                yield []
+                return
+            with self.store.transaction() as tx:
+                owned = tx.owned(sorted(set(digests)), agency)
+            yield [d for d in digests if d not in owned or not self.has(d)]
 
     def purge_unheld(self, digest: str) -> bool:
         """Delete the bytes if nothing holds them (see the module's docstring); True if
@@ -64,7 +75,7 @@ class ContentStore:
             if held is not None:
                 return False
             Path(self._path(digest)).unlink(missing_ok=True)
-            tx.purged(digest)
+            tx.purged(digest, deleted=True)
             return True
 
     @contextmanager
@@ -92,9 +103,12 @@ class ContentStore:
                 fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield  # closing each file gives its lock back
 
-    def _pin_if_queued(self, digest: str) -> None:
-        """An upload of bytes queued for purge: pin them for the create to come."""
+    def _arrived(self, digest: str, owner: str | None) -> None:
+        """Bytes just uploaded: `owner` presented them; if queued for purge, pin them for the
+        create to come."""
         with self.store.transaction() as tx:
+            if owner is not None:
+                tx.add_content_owner(digest, owner)
             if tx.purge_queued(digest):
                 tx.pin_upload(digest, _now())
 
@@ -102,15 +116,16 @@ class ContentStore:
         hexdigest = check_digest(digest)[len("sha-256:"):]
         return os.path.join(self._root, hexdigest[:2], hexdigest[2:])
 
-    def put(self, data: bytes, expected: str | None = None) -> str:
-        """Store `data`; idempotent. With `expected`, refuse bytes whose digest differs."""
+    def put(self, data: bytes, expected: str | None = None, *, owner: str | None = None) -> str:
+        """Store `data`; idempotent. With `expected`, refuse bytes whose digest differs.
+        `owner`: the agency presenting them (None for evidence the ledger keeps itself)."""
         digest = digest_of(data)
         if expected is not None and expected != digest:
             raise DigestMismatchError(
                 "content digest differs from the announced one", expected=expected, found=digest
             )
         with self._locked([digest], shared=True):
-            self._pin_if_queued(digest)
+            self._arrived(digest, owner)
             path = Path(self._path(digest))
             if path.exists():
                 return digest
@@ -127,11 +142,11 @@ class ContentStore:
                 raise
         return digest
 
-    def adopt(self, tmp: str, digest: str) -> None:
+    def adopt(self, tmp: str, digest: str, *, owner: str) -> None:
         """Move a fully written, fsynced temporary file (in this store's root) into place as
-        `digest`; the caller computed the digest while writing it."""
+        `digest`; the caller computed the digest while writing it, for `owner`."""
         with self._locked([digest], shared=True):
-            self._pin_if_queued(digest)
+            self._arrived(digest, owner)
             path = Path(self._path(digest))
             path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, path)

@@ -1,14 +1,20 @@
-"""Idempotency-Key: a retry returns the first answer and writes nothing twice.
+"""Idempotency-Key: a retry returns the first answer and writes nothing twice, at any time.
 
-The first request with a key claims it (a row with no answer yet), runs, and stores its answer
-(success or refusal). A retry with the same key and the same body gets that answer again; with
-another body, 422 `idempotency_key_reused`; while the first is still running, 409
-`idempotency_in_progress`. While the first request runs, its claim is kept alive
-(`keep_alive`: the claim's time is renewed every STALE/4 on a connection of its own), so a slow
-request is never run twice. A claim whose request died without an answer (a crash between the
-ledger write and storing the answer) stops being renewed and is released after STALE; the retry
-then runs again, and the ledger's own rules make that safe for creates (same registration, same
-id: `duplicate`) and for any request sent with If-Match.
+The first request with a key claims it (a row with no answer yet), runs, and stores its answer.
+A write's answer is stored in the very transaction that saves its events
+(`answer_statement`, run by the recorder), so a write that committed always has its answer: a
+retry after a crash between the commit and the reply, however late, gets that answer again
+(`Idempotent-Replayed: true`), never a second write or a refusal of the first one (`duplicate`).
+A refusal (which wrote nothing) is stored after it. A retry with the same key and the same
+request gets the stored answer; with another request (another body, path or If-Match), 422
+`idempotency_key_reused`; while the first is still running, 409 `idempotency_in_progress`.
+
+While the first request runs, its claim is kept alive (`keep_alive`: the claim's time is
+renewed every STALE/4 on a connection of its own), so a slow request is never run twice. A
+claim whose request died before committing stops being renewed and is released after STALE;
+the retry then runs again, which is safe: nothing was written. Answers are kept for the
+retention period (STELE_IDEMPOTENCY_HOURS, at least 24 h); then `purge` deletes them and the
+key may be used afresh.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ledger.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from ledger.store.tables import LogStore
 
 STALE = timedelta(seconds=60)
+RETENTION = timedelta(hours=24)
 MAX_KEY = 200
 
 
@@ -37,9 +44,11 @@ class Replay:
 
 
 class Idempotency:
-    def __init__(self, store: LogStore, *, stale: timedelta = STALE) -> None:
+    def __init__(self, store: LogStore, *, stale: timedelta = STALE,
+                 retention: timedelta = RETENTION) -> None:
         self.store = store
         self.stale = stale
+        self.retention = retention
 
     def claim(self, principal: str, key: str, request: bytes) -> Replay | None:
         """Claim `key` for this request; or the stored answer of the first one."""
@@ -58,8 +67,17 @@ class Idempotency:
             if inserted == 1:
                 return None
             row = tx.execute(
-                f"SELECT request_hash, status, response FROM {p}stele_idempotency"
+                f"SELECT request_hash, status, response, created_at FROM {p}stele_idempotency"
                 " WHERE principal = ? AND key = ?", (principal, key)).fetchone()
+            if row[3] < (now - self.retention).isoformat():  # expired: the key is new again
+                renewed = tx.execute(
+                    f"UPDATE {p}stele_idempotency SET request_hash = ?, status = NULL,"
+                    " response = NULL, created_at = ? WHERE principal = ? AND key = ?"
+                    " AND created_at = ?", (digest, now.isoformat(), principal, key, row[3]))
+                if renewed.rowcount == 1:
+                    return None
+                raise IdempotencyInProgressError(
+                    "another request claimed this key just now; retry later")
             if bytes(row[0]) != digest:
                 raise IdempotencyKeyReusedError(
                     "this Idempotency-Key was used with another request")
@@ -99,11 +117,25 @@ class Idempotency:
             done.set()
             thread.join()
 
+    def answer_statement(self, principal: str, key: str, status: int,
+                         body: Any) -> tuple[str, tuple[Any, ...]]:
+        """The statement that stores an answer: for the transaction that saves the events."""
+        return (self.store.sql(f"UPDATE {self.store.prefix}stele_idempotency SET status = ?,"
+                               " response = ? WHERE principal = ? AND key = ?"),
+                (status, json.dumps(body, ensure_ascii=False), principal, key))
+
     def answer(self, principal: str, key: str, status: int, body: Any) -> None:
+        """Store the answer of a request that wrote nothing (a refusal)."""
+        sql, params = self.answer_statement(principal, key, status, body)
         with self.store.transaction() as tx:
-            tx.execute(f"UPDATE {self.store.prefix}stele_idempotency SET status = ?, response = ?"
-                       " WHERE principal = ? AND key = ?",
-                       (status, json.dumps(body, ensure_ascii=False), principal, key))
+            tx.execute(sql, params)
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete the answers and claims older than the retention period; how many."""
+        before = ((now or datetime.now(UTC)) - self.retention).isoformat()
+        with self.store.transaction() as tx:
+            return int(tx.execute(f"DELETE FROM {self.store.prefix}stele_idempotency"
+                                  " WHERE created_at < ?", (before,)).rowcount)
 
     def release(self, principal: str, key: str) -> None:
         """Forget a claim whose request failed unexpectedly, so a retry runs again."""

@@ -12,6 +12,7 @@
   The events remain the truth; this is derived from them.
 - `stele_principals`, `stele_idempotency`: who may call the API (token hashes only), and the
   first answer to each idempotent request.
+- `stele_content_owners(digest, agency)`: the agencies that presented each document's bytes.
 - `stele_purges(digest)`: content to delete now that no live record holds it, queued by the
   integrator in the same transaction as the leaves, so a crash never loses a purge.
 """
@@ -47,6 +48,10 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_content_pins ("
     " digest TEXT PRIMARY KEY, uploaded_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}stele_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Which agencies uploaded (presented) which bytes: an agency registers a record only with
+    # bytes it presented, though the store keeps each document once (ledger/store/content.py).
+    "CREATE TABLE IF NOT EXISTS {p}stele_content_owners ("
+    " digest TEXT NOT NULL, agency TEXT NOT NULL, PRIMARY KEY (digest, agency)){without_rowid}",
     # One owner at a time for a side effect (anchoring and renewal call the TSAs): a lease,
     # taken and extended in a transaction, that another process takes over once it expires.
     "CREATE TABLE IF NOT EXISTS {p}stele_leases ("
@@ -95,15 +100,12 @@ class Tx:
         self._cur = cursor
         self._p = store.prefix
 
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._store.is_postgres else sql
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self._cur.execute(self._sql(sql), params)
+        self._cur.execute(self._store.sql(sql), params)
         return self._cur
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._cur.executemany(self._sql(sql), rows)
+        self._cur.executemany(self._store.sql(sql), rows)
 
     # -- the log's head -----------------------------------------------------------------------
     def head(self) -> tuple[int, int]:
@@ -532,11 +534,30 @@ class Tx:
             cursor = batch[-1][0]
         return None
 
+    def add_content_owner(self, digest: str, agency: str) -> None:
+        self.execute(f"INSERT INTO {self._p}stele_content_owners (digest, agency) VALUES (?, ?)"
+                     " ON CONFLICT DO NOTHING", (digest, agency))
+
+    def content_owners(self, digest: str) -> set[str]:
+        return {str(r[0]) for r in self.execute(
+            f"SELECT agency FROM {self._p}stele_content_owners WHERE digest = ?", (digest,))}
+
+    def owned(self, digests: Sequence[str], agency: str) -> set[str]:
+        """Which of `digests` this agency presented."""
+        marks = ", ".join("?" * len(digests))
+        return {str(r[0]) for r in self.execute(
+            f"SELECT digest FROM {self._p}stele_content_owners WHERE agency = ?"
+            f" AND digest IN ({marks})", (agency, *digests))}
+
     def pending_purges(self) -> list[str]:
         return [str(r[0]) for r in self.execute(f"SELECT digest FROM {self._p}stele_purges")]
 
-    def purged(self, digest: str) -> None:
+    def purged(self, digest: str, *, deleted: bool = False) -> None:
+        """Dequeue a purge; `deleted`: the bytes are gone, and so is every claim to them."""
         self.execute(f"DELETE FROM {self._p}stele_purges WHERE digest = ?", (digest,))
+        if deleted:
+            self.execute(f"DELETE FROM {self._p}stele_content_owners WHERE digest = ?",
+                         (digest,))
 
 
 class LogStore:
@@ -553,6 +574,10 @@ class LogStore:
         self.events = "stele_events" if self.is_postgres else "stored_events"
         self._lock = threading.RLock()
         self._conn: Any = None
+
+    def sql(self, sql: str) -> str:
+        """SQL written with `?` placeholders, in this database's own style."""
+        return sql.replace("?", "%s") if self.is_postgres else sql
 
     def _connect(self) -> Any:
         if self._conn is None:
@@ -579,6 +604,13 @@ class LogStore:
         with self.transaction(exclusive=True) as tx:
             for statement in _TABLES:
                 tx.execute(statement.format(p=self.prefix, blob=blob, without_rowid=without_rowid))
+            if tx.meta("content_owners") is None:
+                # A store made before owners were kept: each record's registering agency
+                # presented its bytes.
+                tx.execute(f"INSERT INTO {self.prefix}stele_content_owners (digest, agency)"
+                           f" SELECT DISTINCT digest, creator FROM {self.prefix}stele_records"
+                           " WHERE digest IS NOT NULL ON CONFLICT DO NOTHING")
+                tx.put_meta("content_owners", "kept")
 
     @contextmanager
     def schema_lock(self) -> Iterator[None]:

@@ -110,9 +110,9 @@ class Scene:
 
     # State is written through the ledger itself, as whoever the test needs: the HTTP layer
     # under test is not used to prepare it.
-    def content(self) -> tuple[str, int]:
+    def content(self, agency: str) -> tuple[str, int]:
         data = f"document {secrets.token_hex(8)}".encode()
-        return self.ledger.records.put_content(data), len(data)
+        return self.ledger.records.put_content(data, agency=agency), len(data)
 
     def metadata(self, issuer: str) -> dict[str, Any]:
         n = next(self.numbers)
@@ -124,9 +124,9 @@ class Scene:
                body: bytes | None = None) -> tuple[str, str]:
         """A record registered (and so held) by `custodian`: (id, content digest)."""
         if body is not None:
-            digest, size = self.ledger.records.put_content(body), len(body)
+            digest, size = self.ledger.records.put_content(body, agency=custodian), len(body)
         else:
-            digest, size = self.content()
+            digest, size = self.content(custodian)
         written = self.ledger.records.do(
             Actor("setup", "agency", custodian), "record.create", metadata=self.metadata(custodian),
             retention=10, schedule="S-1",
@@ -187,7 +187,7 @@ def prepare(scene: Scene, action: str, who: str) -> Prepared:
     mine = scene.agency(who)
     target: str | None
     if action == "record.create":
-        digest, size = scene.content()
+        digest, size = scene.content(mine)
         target, body = None, {"metadata": scene.metadata(mine), "retention": 10,
                               "schedule": "S-1", "content": {"digest": digest, "size": size,
                                                              "media_type": "text/plain"}}
@@ -341,6 +341,11 @@ def _checkpoint(scene: Scene, who: str) -> Call:
     return Call("GET", "/v1/log/checkpoint")
 
 
+def _tile(scene: Scene, who: str) -> Call:
+    scene.checkpointed()  # and published as tiles
+    return Call("GET", "/v1/log/tiles/checkpoint")
+
+
 def _verify(scene: Scene, who: str) -> Call:
     _, digest = scene.record(SETUP_AGENCY, integrated=True)
     return Call("POST", "/v1/verify", json={"digest": digest})
@@ -378,6 +383,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/log/leaves"): Rule(LOG_LEAVES, _leaves),
     ("GET", "/v1/log/status"): Rule(PUBLIC, _get("/v1/log/status")),
     ("POST", "/v1/verify"): Rule(PUBLIC, _verify),
+    ("GET", "/v1/log/tiles/{path}"): Rule(PUBLIC, _tile),
     ("GET", "/v1/principals"): Rule(ADMIN, _get("/v1/principals")),
     ("POST", "/v1/principals"): Rule(ADMIN, lambda scene, who: Call(
         "POST", "/v1/principals", json={"name": "clerk", "role": "agency",
@@ -391,6 +397,7 @@ PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
+    ("GET", "/v1/log/tiles/{path}"),
 }
 
 
@@ -574,7 +581,7 @@ def test_batch_allows_each_action_to_its_roles(scene: Scene, action: str) -> Non
 
 def test_one_forbidden_action_refuses_the_whole_batch(scene: Scene) -> None:
     allowed = prepare(scene, "record.sign", "agency")
-    forbidden = prepare(scene, "record.hold.place", "agency")
+    forbidden = prepare(scene, "trust.register", "agency")
     before = scene.events()
     answer = scene.as_("agency", Call("POST", "/v1/batch", json={
         "actions": [allowed.batch_item(), forbidden.batch_item()]}))

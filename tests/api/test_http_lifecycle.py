@@ -219,11 +219,11 @@ def test_a_claim_without_answer_is_in_progress_then_released_when_stale(api: Api
 
     rid = api.create()
     body = {"hold": "H", "reason": "r"}
-    fingerprint = f"/v1/records/{rid}/holds\n" + (
+    fingerprint = f"/v1/records/{rid}/holds\nNone\n" + (
         '{"hold":"H","reason":"r","legal_basis":null}')
     principal = api.ledger.principals.authenticate(api.tokens["inspector"])
     assert principal is not None
-    idem = api.client.app.state.idempotency  # type: ignore[attr-defined]
+    idem = api.ledger.idempotency
     assert idem.claim(principal.id, "k", fingerprint.encode()) is None  # a request that died
     busy = api.post(f"/v1/records/{rid}/holds", "inspector", body, **{"Idempotency-Key": "k"})
     assert busy.status_code == 409 and busy.json()["code"] == "idempotency_in_progress"
@@ -266,7 +266,7 @@ def test_a_claim_is_kept_alive_while_its_request_runs(api: Api,
     from datetime import timedelta
 
     rid = api.create()
-    idem = api.client.app.state.idempotency  # type: ignore[attr-defined]
+    idem = api.ledger.idempotency
     monkeypatch.setattr(idem, "stale", timedelta(seconds=0.4))
     execute = api.ledger.records.execute
     started = threading.Event()

@@ -28,7 +28,7 @@ def test_two_workers_share_one_log(settings: Settings) -> None:
         pytest.skip("several workers need PostgreSQL")
     with Ledger(settings) as ledger:
         _, token = ledger.principals.add(name="w", role="agency", agency="000.00.00.G01")
-        digest = ledger.records.put_content(b"shared")
+        digest = ledger.records.put_content(b"shared", agency="000.00.00.G01")
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), STELE_DATA_DIR=str(settings.data_dir),
                STELE_DATABASE_URL=database_url(settings.database),

@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 import pytest
 import rfc8785
 
+from domain.envelope import Actor
 from domain.errors import DomainError
 from domain.record import Record, record_id
 from verifiers.canonical import parse_canonical
@@ -54,6 +55,29 @@ def test_register_creates_one_event_with_the_actor_as_custodian(build: Builder) 
     assert record.status == "registered"
     assert not record.issued
     assert record.content == build.content()
+
+
+def test_an_agency_registers_only_what_it_issued(build: Builder) -> None:
+    # The id is the registration (issuer, number, notation, year): another agency registering
+    # it first would squat the issuer's own registration.
+    with pytest.raises(DomainError) as info:
+        build.record(actor=build.OUTSIDER)  # metadata names the agency as issuer
+    assert info.value.code == "not_issuer"
+    assert build.record(actor=build.OUTSIDER, issuer=build.OUTSIDER.agency).custodian == (
+        build.OUTSIDER.agency)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "x\ud800y", "bell\x07", "\udfff"])
+def test_text_fields_refuse_nul_control_characters_and_lone_surrogates(build: Builder,
+                                                                         text: str) -> None:
+    with pytest.raises(DomainError) as info:
+        build.record(subject=text)
+    assert info.value.code == "invalid_input"
+    assert text not in str(info.value.evidence)  # never echoed: it may not be encodable
+
+
+def test_text_fields_keep_line_breaks_and_tabs(build: Builder) -> None:
+    assert build.record(subject="Về việc\n\tthử").metadata["subject"] == "Về việc\n\tthử"
 
 
 def test_record_id_is_uuid5_of_the_registration_key(build: Builder) -> None:
@@ -408,10 +432,10 @@ def test_only_the_destination_answers_a_transfer(build: Builder, actor_name: str
 
 
 def test_receipt_or_rejection_needs_that_transfer_pending(build: Builder) -> None:
-    idle = build.issued()
-    with build.refused("no_transfer_pending", idle):
+    idle = build.issued()  # nobody is its destination: no one learns whether one is pending
+    with build.refused("not_destination", idle):
         idle.receive_transfer(actor=build.ARCHIVIST, at=build.T_RECEIVE, **build.receipt())
-    with build.refused("no_transfer_pending", idle):
+    with build.refused("not_destination", idle):
         idle.reject_transfer(
             actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01", reason="x"
         )
@@ -512,6 +536,31 @@ def test_holds_are_placed_and_released_by_id(build: Builder) -> None:
         record.release_hold(actor=build.INSPECTOR, at=build.T_AFTER, hold="H-1", reason="again")
     with build.refused("hold_not_found", record):
         record.release_hold(actor=build.INSPECTOR, at=build.T_AFTER, hold="H-9", reason="x")
+
+
+def test_an_inspector_holds_any_record_and_only_its_agency_releases_it(build: Builder) -> None:
+    record = build.record()
+    build.hold(record, "TTr-1")  # an inspectorate, on an agency's record
+    assert record.holds["TTr-1"]["agency"] == build.INSPECTOR.agency
+    other_inspectorate = Actor(id="inspector-2", role="inspector", agency=build.HISTORIAN.agency)
+    with build.refused("not_hold_authority", record):
+        record.release_hold(actor=other_inspectorate, at=build.T_AFTER, hold="TTr-1", reason="x")
+    with build.refused("not_hold_authority", record):  # nor the custodian: it is not its hold
+        record.release_hold(actor=build.CLERK, at=build.T_AFTER, hold="TTr-1", reason="x")
+    with build.refused("not_custodian", record):  # an unrelated archive acts on nothing here
+        record.release_hold(actor=build.ARCHIVIST, at=build.T_AFTER, hold="TTr-1", reason="x")
+    record.release_hold(actor=build.INSPECTOR, at=build.T_AFTER, hold="TTr-1", reason="closed")
+    assert record.holds == {}
+
+
+def test_a_custodian_holds_its_own_records_only(build: Builder) -> None:
+    record = build.record()
+    with build.refused("not_custodian", record):
+        build.hold(record, "H-A", actor=build.ARCHIVIST)
+    build.hold(record, "H-own", actor=build.CLERK)
+    with build.refused("not_hold_authority", record):
+        record.release_hold(actor=build.INSPECTOR, at=build.T_AFTER, hold="H-own", reason="x")
+    record.release_hold(actor=build.CLERK, at=build.T_AFTER, hold="H-own", reason="done")
 
 
 def test_place_hold_refuses_malformed_input(build: Builder) -> None:
@@ -714,8 +763,65 @@ def test_every_command_is_covered_after_destruction() -> None:
 def test_nothing_follows_destruction(build: Builder, command: str) -> None:
     record = build.destroyed()
     dossier = build.dossier(at=build.T_AFTER)
-    with build.refused("record_destroyed", record, dossier):
+    # No transfer is pending, so nobody is its destination: that refusal comes first.
+    code = ("not_destination" if command in ("receive_transfer", "reject_transfer")
+            else "record_destroyed")
+    with build.refused(code, record, dossier):
         AFTER_DESTRUCTION[command](build, record, dossier)
+
+
+# Every command of the custodian, by another agency, on a record whose state would refuse it
+# too: who may act is checked first, so the refusal tells nothing of the state.
+AS_OUTSIDER: dict[str, Any] = {
+    "sign": lambda b, r, d: b.sign(r, "organization", at=b.T_AFTER, actor=b.OUTSIDER),
+    "file": lambda b, r, d: r.file(actor=b.OUTSIDER, at=b.T_AFTER, dossier=d),
+    "initiate_transfer": lambda b, r, d: r.initiate_transfer(
+        actor=b.OUTSIDER, at=b.T_AFTER, **b.transfer()),
+    "receive_transfer": lambda b, r, d: r.receive_transfer(
+        actor=b.OUTSIDER, at=b.T_AFTER, **b.receipt()),
+    "reject_transfer": lambda b, r, d: r.reject_transfer(
+        actor=b.OUTSIDER, at=b.T_AFTER, transfer="NL-2022-01", reason="x"),
+    "appraise": lambda b, r, d: b.appraise(r, "retain", 10, at=b.T_AFTER, actor=b.OUTSIDER),
+    "change_access": lambda b, r, d: r.change_access(
+        actor=b.OUTSIDER, at=b.T_AFTER, access="classified",
+        legal_basis={"number": "1/QĐ", "code": "1/QĐ", "date": "2040-01-01"}),
+    "place_hold": lambda b, r, d: b.hold(r, at=b.T_AFTER, actor=b.OUTSIDER),
+    "release_hold": lambda b, r, d: r.release_hold(
+        actor=b.OUTSIDER, at=b.T_AFTER, hold="H-1", reason="x"),
+    "approve_destruction": lambda b, r, d: b.approve(r, at=b.T_AFTER, actor=b.OUTSIDER),
+    "destroy": lambda b, r, d: b.destroy(r, at=b.T_AFTER, actor=b.OUTSIDER),
+    "check_may_sign": lambda b, r, d: r.check_may_sign(b.OUTSIDER),
+}
+
+
+def test_every_command_is_covered_as_an_outsider() -> None:
+    assert set(AS_OUTSIDER) == set(AFTER_DESTRUCTION)
+
+
+@pytest.mark.parametrize("state", ["destroyed", "filed"])
+@pytest.mark.parametrize("command", sorted(AS_OUTSIDER))
+def test_who_may_act_is_checked_before_the_state(build: Builder, command: str,
+                                                 state: str) -> None:
+    if state == "destroyed":
+        record, dossier = build.destroyed(), build.dossier(at=build.T_AFTER)
+    else:  # filed into a dossier that is closed since
+        record, dossier = build.filed()
+        dossier.close(actor=build.CLERK, at=build.T_CLOSE)
+    code = "not_destination" if command in ("receive_transfer", "reject_transfer") else (
+        "not_custodian")
+    with build.refused(code, record, dossier):
+        AS_OUTSIDER[command](build, record, dossier)
+    with pytest.raises(DomainError) as info:
+        AS_OUTSIDER[command](build, record, dossier)
+    assert build.CLERK.agency not in str(info.value.evidence)  # nor who holds it
+
+
+def test_filing_into_another_agencys_dossier_is_refused_before_its_state(build: Builder) -> None:
+    _, dossier = build.filed()  # already filed, and the dossier then closed
+    dossier.close(actor=build.CLERK, at=build.T_CLOSE)
+    theirs = build.record(actor=build.OUTSIDER, number="77", issuer=build.OUTSIDER.agency)
+    with build.refused("not_custodian", theirs, dossier):
+        theirs.file(actor=build.OUTSIDER, at=build.T_AFTER, dossier=dossier)
 
 
 # == status ======================================================================================

@@ -24,7 +24,7 @@ def metadata(number: int, *, issued: str = "2010-03-15", access: str = "open",
 def create(ledger: Ledger, number: int, *, actor: Actor = AGENCY, retention: Any = 10,
            body: bytes | None = None, **meta: Any) -> str:
     data = body if body is not None else f"document {number}".encode()
-    digest = ledger.records.put_content(data)
+    digest = ledger.records.put_content(data, agency=actor.agency)
     events = ledger.records.do(actor, "record.create", metadata=metadata(number, **meta),
                                retention=retention, schedule="S-1",
                                content={"digest": digest, "size": len(data),

@@ -99,7 +99,7 @@ def test_refused_command_changes_nothing(ledger: Ledger) -> None:
     rid = create(ledger, 1)
     before = count_events(ledger)
     with pytest.raises(DomainError) as refused:
-        ledger.records.do(OTHER_AGENCY, "record.hold.release", record=rid, hold="nope", reason="x")
+        ledger.records.do(AGENCY, "record.hold.release", record=rid, hold="nope", reason="x")
     assert refused.value.code == "hold_not_found"
     with pytest.raises(DomainError) as refused:
         ledger.records.do(OTHER_AGENCY, "record.appraise", record=rid, council="HĐ", minutes="BB",

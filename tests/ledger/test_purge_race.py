@@ -52,7 +52,8 @@ def test_purge_spares_freshly_uploaded_bytes(ledger: Ledger) -> None:
     gone = create(ledger, 1, body=b"uploaded again")
     _destroy(ledger, gone)
     _integrate_without_purge(ledger)
-    digest = ledger.records.put_content(b"uploaded again")  # an upload whose create is on its way
+    # an upload whose create is on its way
+    digest = ledger.records.put_content(b"uploaded again", agency=AGENCY.agency)
     assert ledger.integrator.purge() == []
     assert ledger.content.has(digest)
     with ledger.store.transaction() as tx:  # still queued: purged once the pin is stale
@@ -131,12 +132,12 @@ def test_a_purge_waits_for_a_create_between_its_check_and_its_save(
         purged: list[list[str]] = []
         waited: list[bool] = []
 
-        def slow_save(*events: object) -> object:
+        def slow_save(*events: object, **kwargs: object) -> object:
             purge = threading.Thread(target=lambda: purged.append(other.integrator.purge()))
             purge.start()
             purge.join(0.5)
             waited.append(purge.is_alive())  # blocked on the create's hold
-            result = save(*events)  # type: ignore[arg-type]
+            result = save(*events, **kwargs)  # type: ignore[arg-type]
             threading.Thread(target=purge.join, args=(30,)).start()
             return result
 

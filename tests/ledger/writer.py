@@ -22,7 +22,7 @@ def main() -> None:
     with Ledger(Settings.from_env(args.db, args.data_dir)) as ledger:
         for i in range(args.count):
             body = f"{args.prefix} document {i}".encode()
-            digest = ledger.records.put_content(body)
+            digest = ledger.records.put_content(body, agency=AGENCY.agency)
             meta = dict(metadata(i), notation=f"{i}/W-{args.prefix}")
             created = ledger.records.do(AGENCY, "record.create", metadata=meta, retention=10,
                                         schedule="S", content={"digest": digest, "size": len(body),

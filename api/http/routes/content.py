@@ -33,16 +33,12 @@ async def upload(
     allow(principal, UPLOAD, "upload content")
     if content_digest is not None:
         check_digest(content_digest, "X-Content-Digest")
-    limit: int = request.app.state.max_content_bytes
-    hasher, size = hashlib.sha256(), 0
+    hasher, size = hashlib.sha256(), 0  # the size limit holds on bytes read (api/http/limits)
     fd, tmp = tempfile.mkstemp(dir=ledger.content.root, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as f:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > limit:
-                    raise ApiError("too_large", f"content is limited to {limit} bytes",
-                                   limit=limit)
                 hasher.update(chunk)
                 f.write(chunk)
             f.flush()
@@ -51,7 +47,7 @@ async def upload(
         if content_digest is not None and content_digest != digest:
             raise ApiError("digest_mismatch", "the bytes received have another digest",
                            expected=content_digest, found=digest)
-        ledger.content.adopt(tmp, digest)
+        ledger.content.adopt(tmp, digest, owner=principal.agency)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -67,8 +67,9 @@ def _write_endpoint(action: str, status: int) -> Any:
         if target is not None:
             params[target] = kwargs[target]  # from the URL path
         command = Command(action, params, expected_version(kwargs["if_match"]))
-        fingerprint = f"{request.url.path}\n{body.model_dump_json()}"
-        return write(kwargs["ledger"], request.app.state.idempotency, kwargs["principal"],
+        # The whole request: path, If-Match and body (a retry with another If-Match differs).
+        fingerprint = f"{request.url.path}\n{kwargs['if_match']}\n{body.model_dump_json()}"
+        return write(kwargs["ledger"], kwargs["principal"],
                      [command], key=kwargs["idempotency_key"], fingerprint=fingerprint,
                      status=status)
 
@@ -105,7 +106,7 @@ for _path, _action, _status in WRITE_ROUTES:
 def batch(request: Request, principal: CurrentPrincipal, ledger: LedgerDep, body: BatchRequest,
           idempotency_key: IdempotencyKey = None) -> JSONResponse:
     commands = [Command(a.action, dict(a.params), a.expected_version) for a in body.actions]
-    return write(ledger, request.app.state.idempotency, principal, commands,
+    return write(ledger, principal, commands,
                  key=idempotency_key, fingerprint=f"{request.url.path}\n{body.model_dump_json()}")
 
 
