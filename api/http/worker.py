@@ -1,6 +1,7 @@
 """The log worker: integrates new events and cuts checkpoints; the one holding the anchoring
-lease also anchors them and renews evidence records; hourly, it purges expired idempotency
-answers. In the server's background, or alone (`stele worker`).
+lease also anchors them and renews evidence records; a process of its own publishes them as
+tiles; hourly, it purges expired idempotency answers. In the server's background, or alone
+(`stele worker`).
 
 It has its own Ledger (its own connections), so request handlers never wait on it. Several
 processes may each run one: the integrator's exclusive transaction serialises integration, and
@@ -9,12 +10,15 @@ the lease makes one of them at a time call the TSAs (another takes over when it 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 
 import structlog
 
 from ledger.config import Settings
+from ledger.log.tiles import follow
 from ledger.service import Ledger
 
 log = structlog.get_logger("stele.log")
@@ -29,15 +33,24 @@ class LogWorker:
         self._thread = threading.Thread(target=self._run, name="stele-log", daemon=True)
         self.ledger = Ledger(settings)
         self._next_purge = 0.0  # of expired idempotency answers, hourly
+        # Tiles are published by a process of its own (ledger.log.tiles.follow), so writing
+        # them takes no time from integration (a thread would: they share one interpreter).
+        ctx = multiprocessing.get_context("spawn")
+        self._publishing = ctx.Event()
+        self._publisher = ctx.Process(
+            target=follow, name="stele-tiles", daemon=True,
+            args=(settings.database, settings.tiles_dir, period, self._publishing,
+                  os.getpid()))
 
     def start(self) -> None:
         self._thread.start()
+        self._publisher.start()
 
     def _step(self) -> None:
         done = self.ledger.log.integrate()
         if done.count:
             log.info("log.integrated", first_leaf=done.first, count=done.count)
-        cp = self.ledger.log.checkpoint()
+        cp = self.ledger.log.checkpoint(publish=False)
         if cp is not None:
             log.info("log.checkpoint", size=cp.size)
         # A TSA that is down only leaves a backlog; without the lease, nothing to do here.
@@ -64,9 +77,12 @@ class LogWorker:
     def stop(self) -> None:
         """Finish the step under way, then integrate and checkpoint what is left."""
         self._stop.set()
+        self._publishing.set()
         self._thread.join(timeout=30)
+        if self._publisher.pid is not None:
+            self._publisher.join(timeout=30)
         try:
-            self.ledger.log.sync(anchor=False)
+            self.ledger.log.sync(anchor=False)  # and publishes the last checkpoint
             # the holder anchors what is left, then hands over
             if self.ledger.longterm.lease.hold():
                 self.ledger.longterm.anchor(leased=True)

@@ -43,17 +43,18 @@ class Log:
     def integrate(self, progress: Callable[[int], None] | None = None) -> Integrated:
         return self.integrator.run(progress)
 
-    def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
-        """Cut a checkpoint if one is due (or `force`), then publish the latest as tiles."""
+    def checkpoint(self, *, force: bool = False, publish: bool = True) -> Checkpoint | None:
+        """Cut a checkpoint if one is due (or `force`), then publish the latest as tiles
+        (unless `publish` is False: the log worker publishes from a thread of its own)."""
         cut = self.checkpointer.cut(force=force)
-        self.publish()
+        if publish:
+            self.publish()
         return cut
 
     def publish(self) -> int:
         """Bring the tiles directory up to the latest checkpoint (one another process cut,
         or one a crash left unpublished, too); how many files were written."""
-        latest = self.checkpointer.latest()
-        return 0 if latest is None else self.tiles.publish(latest)
+        return self.tiles.publish_latest()
 
     def rebuild_tiles(self, progress: Callable[[int], None] | None = None) -> Rebuilt:
         """Regenerate every tile of the latest checkpoint from the store, checking those

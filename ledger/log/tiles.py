@@ -12,7 +12,8 @@ says which and what they hold) and then the checkpoint itself:
   publish the same directory.
 
 What has been published is the size in the directory's `checkpoint`: after a crash the next
-publication starts from there and rewrites whatever it may not have finished.
+publication starts from there and rewrites whatever it may not have finished. `follow` is the
+log worker's publishing process.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import structlog
+
+from ledger.config import Database
 from ledger.log.checkpoints import Checkpoint
 from ledger.store.tables import LogStore
 from verifiers.tiles import (
@@ -53,6 +58,26 @@ class Rebuilt:
     stale: list[str] = field(default_factory=list)  # partial tiles a full tile replaces
 
 
+def follow(database: Database, root: Path, period: float, stop: Any, parent: int,
+           ready: Any = None) -> None:
+    """Publish the latest checkpoint every `period` seconds until `stop` is set or the
+    process that started this one (`parent`) is gone. The log worker runs it in a process of
+    its own, so writing tiles never holds up integration (a thread would share the worker's
+    interpreter, and its lock)."""
+    log = structlog.get_logger("stele.tiles")
+    writer = TileWriter(LogStore(database), root)
+    if ready is not None:
+        ready.set()
+    try:
+        while not stop.wait(period) and os.getppid() == parent:
+            try:
+                writer.publish_latest()
+            except Exception as exc:  # the next round retries from the directory
+                log.error("tiles.error", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        writer.store.close()
+
+
 def published_size(root: Path) -> int:
     """The tree size of the checkpoint published in `root` (0 if none)."""
     try:
@@ -68,6 +93,12 @@ class TileWriter:
         self.root = root
         self._published: int | None = None  # cached: the directory's checkpoint size
 
+    def publish_latest(self) -> int:
+        """Publish the store's latest checkpoint (see `publish`)."""
+        with self.store.transaction() as tx:
+            row = tx.latest_checkpoint()
+        return 0 if row is None else self.publish(Checkpoint(*row))
+
     def publish(self, checkpoint: Checkpoint) -> int:
         """Write the tiles `checkpoint` implies and then the checkpoint; how many files were
         written. Nothing if the directory already holds this size or a larger one."""
@@ -77,11 +108,12 @@ class TileWriter:
             return 0
         synced: set[Path] = set()
         written = 0
+        leaves: dict[int, list[tuple[bytes, bytes]]] = {}  # level 0 tile -> (hash, entry)
         for tile in _new_tiles(self._published, checkpoint.size):
             path = self.root / tile.path
             if not tile.is_partial and path.exists():
                 continue  # full tiles never change
-            _write(path, self._bytes(tile))
+            _write(path, self._bytes(tile, leaves))
             synced.add(path.parent)
             written += 1
             if not tile.is_partial:
@@ -123,17 +155,23 @@ class TileWriter:
         self._published = checkpoint.size
         return done
 
-    def _bytes(self, tile: Tile) -> bytes:
+    def _bytes(self, tile: Tile,
+               leaves: dict[int, list[tuple[bytes, bytes]]] | None = None) -> bytes:
+        """The file's bytes, from the store. `leaves` caches each level 0 tile's leaves for
+        its entry bundle (or the other way round): read once for both."""
         height, first, end = tile_node_range(tile)
+        if height == 0:
+            rows = leaves.pop(tile.index, None) if leaves is not None else None
+            if rows is None:
+                with self.store.transaction() as tx:
+                    rows = [(h, state) for _, _, h, state in tx.leaves(first, end)]
+                if leaves is not None:
+                    leaves[tile.index] = rows
+            if tile.level == ENTRIES:
+                return frame_entries([state for _, state in rows])
+            return tile_bytes([h for h, _ in rows])
         with self.store.transaction() as tx:
-            if height == 0:
-                rows = tx.leaves(first, end)
-                if tile.level == ENTRIES:
-                    return frame_entries([state for _, _, _, state in rows])
-                hashes = [h for _, _, h, _ in rows]
-            else:
-                hashes = [h for _, h in tx.inner_nodes(height, first, end)]
-        return tile_bytes(hashes)
+            return tile_bytes([h for _, h in tx.inner_nodes(height, first, end)])
 
     def _put_checkpoint(self, checkpoint: Checkpoint, *, replace: bool = False) -> int:
         """Publish the note unless a larger one is there; the size published now."""

@@ -235,7 +235,7 @@ def test_kill_9_while_writing_tiles_loses_nothing_and_changes_no_full_tile(
     for attempt in range(3):  # kill -9 the worker twice while it writes tiles, then finish
         worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], cwd=ROOT,
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
+                                  text=True, start_new_session=True)
         last = attempt == 2
         try:
             deadline = time.monotonic() + 180
@@ -249,7 +249,10 @@ def test_kill_9_while_writing_tiles_loses_nothing_and_changes_no_full_tile(
             else:
                 pytest.fail("the worker did not write tiles in time")
         finally:
-            worker.send_signal(signal.SIGTERM if last else signal.SIGKILL)
+            if last:
+                worker.send_signal(signal.SIGTERM)
+            else:  # the worker and its tile publisher at once, as a machine that dies
+                os.killpg(worker.pid, signal.SIGKILL)
             _, errors = worker.communicate(timeout=60)
         now = full_tiles(root)
         assert {p: h for p, h in now.items() if p in seen} == seen  # no full tile changed
