@@ -592,54 +592,43 @@ def _call(fetch: Fetch, path: str) -> bytes:
     return bytes(data)
 
 
-def _fetch_tile(fetch: Fetch, tile: Tile, fallbacks: list[str] | None = None) -> bytes:
-    """A hash tile's bytes, its length checked; a missing partial tile is read as the first
-    `width` hashes of the full tile, as tlog-tiles allows once the full tile exists."""
-    want = tile.width * HASH_SIZE
+def _read_or_full(fetch: Fetch, tile: Tile) -> tuple[Tile, bytes]:
+    """The file of `tile` or, for a missing partial one, of its full tile (as tlog-tiles
+    allows once the full tile exists): which one was read, and its bytes."""
     try:
-        data = _call(fetch, tile.path)
+        return tile, _call(fetch, tile.path)
     except TileMissingError as missing:
         if not tile.is_partial:
             raise
         try:
-            data = _call(fetch, tile.full.path)
+            return tile.full, _call(fetch, tile.full.path)
         except TileMissingError:
             raise missing from None
-        if len(data) != TILE_BYTES:
-            raise TileMalformedError("full tile is not 8,192 bytes", path=tile.full.path,
-                                     length=len(data)) from None
-        if fallbacks is not None:
-            fallbacks.append(tile.path)
-        return data[:want]
+
+
+def _fetch_tile(fetch: Fetch, tile: Tile, fallbacks: list[str] | None = None) -> bytes:
+    """A hash tile's bytes, its length checked; a missing partial tile is read as the first
+    `width` hashes of the full tile."""
+    read, data = _read_or_full(fetch, tile)
+    want = read.width * HASH_SIZE
     if len(data) != want:
         raise TileMalformedError("tile length is not 32 bytes per hash of its width",
-                                 path=tile.path, length=len(data), want=want)
-    return data
+                                 path=read.path, length=len(data), want=want)
+    if read is not tile and fallbacks is not None:
+        fallbacks.append(tile.path)
+    return data[: tile.width * HASH_SIZE]
 
 
 def _fetch_bundle(fetch: Fetch, tile: Tile, fallbacks: list[str] | None = None) -> list[bytes]:
     """An entry bundle's entries; a missing partial bundle is read from the full one."""
+    read, data = _read_or_full(fetch, tile)
     try:
-        data = _call(fetch, tile.path)
-    except TileMissingError as missing:
-        if not tile.is_partial:
-            raise
-        try:
-            data = _call(fetch, tile.full.path)
-        except TileMissingError:
-            raise missing from None
-        try:
-            entries = parse_entries(data, WIDTH)
-        except EntriesMalformedError as exc:
-            raise EntriesMalformedError(exc.message, **exc.evidence,
-                                        path=tile.full.path) from None
-        if fallbacks is not None:
-            fallbacks.append(tile.path)
-        return entries[: tile.width]
-    try:
-        return parse_entries(data, tile.width)
+        entries = parse_entries(data, read.width)
     except EntriesMalformedError as exc:
-        raise EntriesMalformedError(exc.message, **exc.evidence, path=tile.path) from None
+        raise EntriesMalformedError(exc.message, **exc.evidence, path=read.path) from None
+    if read is not tile and fallbacks is not None:
+        fallbacks.append(tile.path)
+    return entries[: tile.width]
 
 
 # --- Checkpoints --------------------------------------------------------------------------

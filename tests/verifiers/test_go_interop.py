@@ -13,17 +13,13 @@ is set or STELE_REQUIRE_GO=1, when they fail.
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.verifiers.goprogram import GoRun, go_program
 from verifiers.merkle import (
     CompactRange,
     consistency_ranges,
@@ -39,7 +35,6 @@ ORIGIN = "stele.example/log"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
-GoRun = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _public(key: Ed25519PrivateKey) -> bytes:
@@ -48,50 +43,7 @@ def _public(key: Ed25519PrivateKey) -> bytes:
 
 @pytest.fixture(scope="session")
 def go_checker(tmp_path_factory: pytest.TempPathFactory) -> GoRun:
-    go = shutil.which("go")
-    if go is None:
-        message = "`go` is not on PATH: apt-get install -y golang-go golang-golang-x-mod-dev"
-        if os.environ.get("CI") or os.environ.get("STELE_REQUIRE_GO") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("gointerop")
-    binary = out / "gointerop"
-    env = {
-        **os.environ,
-        # GOPATH mode against the packaged sources; never the network.
-        "GO111MODULE": "off",
-        "GOPATH": os.environ.get("STELE_GOPATH", "/usr/share/gocode"),
-        "GOCACHE": str(out / "cache"),
-        "GOFLAGS": "",
-        "GOPROXY": "off",
-    }
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "main.go"],
-        cwd=GO_SOURCE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if build.returncode != 0:
-        pytest.fail(
-            "could not build tests/verifiers/go (is golang-golang-x-mod-dev installed?):\n"
-            + build.stderr
-        )
-
-    def run(request: dict[str, Any]) -> dict[str, Any]:
-        done = subprocess.run(
-            [str(binary)],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
-
-    return run
+    return go_program(GO_SOURCE, tmp_path_factory.mktemp("gointerop"), timeout=60)
 
 
 def _b64(data: bytes) -> str:

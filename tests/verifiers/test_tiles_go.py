@@ -16,61 +16,23 @@ STELE_REQUIRE_GO=1, when they fail.
 from __future__ import annotations
 
 import base64
-import json
-import os
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.verifiers import tilelog
+from tests.verifiers.goprogram import GoRun, go_program
 from tests.verifiers.tilelog import VKEY
 from verifiers.merkle import leaf_hash, root_of
 from verifiers.tiles import TileReader, directory_fetch, tiles_for
 
 GO_SOURCE = Path(__file__).resolve().parent / "go" / "tiles"
 
-GoRun = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
 def go_tiles(tmp_path_factory: pytest.TempPathFactory) -> GoRun:
-    go = shutil.which("go")
-    if go is None:
-        message = "`go` is not on PATH: apt-get install -y golang-go golang-golang-x-mod-dev"
-        if os.environ.get("CI") or os.environ.get("STELE_REQUIRE_GO") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("gotiles")
-    binary = out / "gotiles"
-    env = {
-        **os.environ,
-        # GOPATH mode against the packaged sources; never the network.
-        "GO111MODULE": "off",
-        "GOPATH": os.environ.get("STELE_GOPATH", "/usr/share/gocode"),
-        "GOCACHE": str(out / "cache"),
-        "GOFLAGS": "",
-        "GOPROXY": "off",
-    }
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "main.go"],
-        cwd=GO_SOURCE, env=env, capture_output=True, text=True, timeout=300,
-    )
-    if build.returncode != 0:
-        pytest.fail("could not build tests/verifiers/go/tiles (is golang-golang-x-mod-dev "
-                    "installed?):\n" + build.stderr)
-
-    def run(request: dict[str, Any]) -> dict[str, Any]:
-        done = subprocess.run([str(binary)], input=json.dumps(request), capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
-
-    return run
+    return go_program(GO_SOURCE, tmp_path_factory.mktemp("gotiles"), timeout=120)
 
 
 def _b64(data: bytes) -> str:
