@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import ConfigError
@@ -181,6 +182,15 @@ class Settings:
     idempotency_hours: int = MIN_IDEMPOTENCY_HOURS
     # Where the log is published as C2SP tlog-tiles (None: <data dir>/tiles).
     tiles: Path | None = None
+    # Witnessing. `witness`: this node runs a C2SP tlog-witness (POST /add-checkpoint) named
+    # `witness_name`, cosigning the logs whose `log` lines are in the tlog-policy file
+    # `witness_logs`. `witness_policy`: the tlog-policy file of this log's own witnesses
+    # (their URLs) and quorum; with it, checkpoints are submitted to them and only those the
+    # quorum cosigned are published.
+    witness: bool = False
+    witness_name: str = ""
+    witness_logs: Path | None = None
+    witness_policy: Path | None = None
 
     @property
     def tiles_dir(self) -> Path:
@@ -249,4 +259,22 @@ class Settings:
             rate_limit=rate_limit,
             idempotency_hours=idempotency_hours,
             tiles=Path(env["STELE_TILES_DIR"]) if env.get("STELE_TILES_DIR") else None,
+            **_witnessing(env, origin),
         )
+
+
+def _witnessing(env: Mapping[str, str], origin: str) -> dict[str, Any]:
+    switch = env.get("STELE_WITNESS", "off").strip().lower()
+    if switch not in ("on", "off"):
+        raise ConfigError(f"STELE_WITNESS must be on or off, not {switch!r}")
+    logs = env.get("STELE_WITNESS_LOGS", "").strip()
+    if switch == "on" and not logs:
+        raise ConfigError("STELE_WITNESS=on needs STELE_WITNESS_LOGS: the tlog-policy file "
+                          "whose log lines are the logs this witness cosigns")
+    name = env.get("STELE_WITNESS_NAME", "").strip() or f"{origin}/witness"
+    if any(c.isspace() for c in name) or "+" in name:
+        raise ConfigError(f"witness name must have no spaces and no '+': {name!r}")
+    policy = env.get("STELE_WITNESS_POLICY", "").strip()
+    return {"witness": switch == "on", "witness_name": name,
+            "witness_logs": Path(logs) if logs else None,
+            "witness_policy": Path(policy) if policy else None}

@@ -17,9 +17,10 @@ from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.log.checkpoints import Checkpointer
 from ledger.log.integrator import Integrator
-from ledger.log.keys import LogKey
+from ledger.log.keys import WITNESS_KEY_FILE, LogKey
 from ledger.log.service import Log
 from ledger.log.tiles import TileWriter
+from ledger.log.witnessing import Witnessing, load_policy
 from ledger.longterm.service import LongTerm
 from ledger.records import Records
 from ledger.store.application import RecordsApplication
@@ -29,6 +30,7 @@ from ledger.store.recorders import recorder_env
 from ledger.store.tables import LogStore
 from ledger.trust.registry import TrustRegistry
 from ledger.trust.signatures import SignatureIntake
+from ledger.witness.service import Witness, load_witnessed_logs
 
 
 class Ledger:
@@ -67,9 +69,19 @@ class Ledger:
         )
         self.longterm = LongTerm(settings=settings, store=self.store, app=self.app,
                                  trust=self.trust, clock=self.clock)
+        self.witnessing = None if settings.witness_policy is None else Witnessing(
+            self.store, self.checkpointer, load_policy(settings.witness_policy, self.key),
+            clock=self.clock)
+        self.witness = None if not settings.witness else Witness(
+            self.store,
+            LogKey.load_or_create(settings.data_dir, settings.witness_name, WITNESS_KEY_FILE),
+            [log.key for log in load_witnessed_logs(settings.witness_logs)],
+            settings.data_dir / "witness", self.clock)
         self.log = Log(settings=settings, store=self.store, key=self.key,
                        integrator=self.integrator, checkpointer=self.checkpointer,
-                       longterm=self.longterm, tiles=TileWriter(self.store, settings.tiles_dir),
+                       longterm=self.longterm, witnessing=self.witnessing,
+                       tiles=TileWriter(self.store, settings.tiles_dir,
+                                        witnessed=self.witnessing is not None),
                        clock=self.clock)
         self.records = Records(settings=settings, clock=self.clock, store=self.store,
                                app=self.app, content=self.content, intake=self.intake)
@@ -96,6 +108,8 @@ class Ledger:
         try:
             self.longterm.release()
         finally:
+            if self.witnessing is not None:
+                self.witnessing.close()
             self.store.close()
             self.app.close()
 

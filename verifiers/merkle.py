@@ -23,6 +23,7 @@ __all__ = [
     "HASH_SIZE",
     "CompactRange",
     "consistency_ranges",
+    "consistency_roots",
     "hash_range",
     "inclusion_ranges",
     "leaf_hash",
@@ -232,13 +233,25 @@ def verify_consistency(
         if root1 != EMPTY_ROOT:
             raise RootMismatchError(EMPTY_ROOT, root1)
         return
+    fr, sr = _consistency_roots(size1, size2, proof, root1)
+    if fr != root1:
+        raise RootMismatchError(root1, fr)
+    if sr != root2:
+        raise RootMismatchError(root2, sr)
+
+
+def _consistency_roots(size1: int, size2: int, proof: Sequence[bytes],
+                       seed: bytes) -> tuple[bytes, bytes]:
+    # RFC 9162 §2.1.4.2 steps 1-7 for 0 < size1 < size2, less the final comparisons: the roots
+    # of the first `size1` leaves and of all `size2` that the proof leads to. `seed` stands in
+    # for the subtree over [0, size1) when size1 is a power of two (the proof omits it).
     want = _consistency_proof_length(size1, size2)
     if len(proof) != want:
         raise ProofError("consistency proof has the wrong length", length=len(proof), want=want)
 
     # RFC 9162 §2.1.4.2 step 1 (an empty proof) is excluded by the length check: want >= 1.
-    # Step 2: if size1 is an exact power of 2, prepend root1 to the path.
-    path = [root1, *proof] if size1 & (size1 - 1) == 0 else list(proof)
+    # Step 2: if size1 is an exact power of 2, prepend root1 (the seed) to the path.
+    path = [seed, *proof] if size1 & (size1 - 1) == 0 else list(proof)
     # Steps 3-4.
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
@@ -260,13 +273,40 @@ def verify_consistency(
             sr = _children(sr, c)
         fn >>= 1
         sn >>= 1
-    # Step 7: fr must equal root1, sr must equal root2, and sn must be 0.
+    # Step 7 (in part): sn must be 0.
     if sn != 0:
         raise ProofError("consistency proof is too short", size1=size1, size2=size2)
-    if fr != root1:
-        raise RootMismatchError(root1, fr)
+    return fr, sr
+
+
+def consistency_roots(size1: int, size2: int, proof: Sequence[bytes], root2: bytes, *,
+                      seed: bytes | None = None) -> bytes:
+    """The root of the first `size1` leaves of the tree of `size2` leaves with `root2`, as a
+    consistency proof shows it: what the larger tree says its own prefix was.
+
+    For 0 < size1 < size2. The proof must lead to `root2` (RootMismatchError otherwise),
+    which binds the nodes it holds to that tree; the old root it leads to is then that tree's
+    root at `size1`, to compare with another checkpoint of `size1` (a differing one proves
+    the two trees conflict). When size1 is a power of two the proof leaves out the subtree
+    over [0, size1), whose root *is* the old root; give it as `seed` (ProofError without it).
+    """
+    _check_int("size1", size1, ProofError)
+    _check_int("size2", size2, ProofError)
+    if not 0 < size1 < size2:
+        raise ProofError("consistency_roots needs 0 < size1 < size2", size1=size1, size2=size2)
+    _check_hashes("proof", proof, ProofError)
+    _check_hash("root2", root2, ProofError)
+    if size1 & (size1 - 1) == 0:
+        if seed is None:
+            raise ProofError("size1 is a power of two: the proof omits the old root, give it "
+                             "as seed", size1=size1)
+        _check_hash("seed", seed, ProofError)
+    else:
+        seed = b""  # unused: the proof begins with the subtree
+    fr, sr = _consistency_roots(size1, size2, proof, seed)
     if sr != root2:
         raise RootMismatchError(root2, sr)
+    return fr
 
 
 # --- Proof construction over stored nodes -------------------------------------------------

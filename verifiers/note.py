@@ -44,6 +44,7 @@ __all__ = [
     "parse_checkpoint",
     "parse_verifier_key",
     "sign_note",
+    "split_note",
     "verifier_key",
 ]
 
@@ -231,14 +232,9 @@ def _trusted(keys: Sequence[VerifierKey]) -> dict[tuple[str, bytes], VerifierKey
     return known
 
 
-def open_note(note: str | bytes, keys: Sequence[VerifierKey]) -> Note:
-    """Parse a signed note and verify its signatures against the trusted `keys`.
-
-    signed-note "Signatures": signatures from unknown keys (name and key ID not both those of
-    a trusted key) are ignored but returned; a trusted key's signature must verify, or the
-    note is rejected; at least one must verify. Unlike Go, which checks only the first of
-    repeated signatures by one key, every signature by a trusted key is checked.
-    """
+def split_note(note: str | bytes) -> tuple[str, tuple[Signature, ...]]:
+    """A signed note's text (with its final newline) and its signature lines, none verified:
+    the parsing half of `open_note`, for signatures of other kinds (cosignatures)."""
     # (1) signed-note "Format": valid UTF-8, no control characters but newline.
     if isinstance(note, bytes | bytearray):
         try:
@@ -250,7 +246,6 @@ def open_note(note: str | bytes, keys: Sequence[VerifierKey]) -> Note:
     else:
         raise MalformedError("note must be str or bytes", type=type(note).__name__)
     _check_note_text(msg, "note")
-    known = _trusted(keys)
 
     # (2) The text ends at the last blank line, and includes its final newline.
     split = msg.rfind("\n\n")
@@ -277,6 +272,19 @@ def open_note(note: str | bytes, keys: Sequence[VerifierKey]) -> Note:
             raise MalformedError("signature is shorter than a key ID and one byte", name=name)
         signatures.append(Signature(name, raw[:4], raw[4:]))
 
+    return text, tuple(signatures)
+
+
+def open_note(note: str | bytes, keys: Sequence[VerifierKey]) -> Note:
+    """Parse a signed note and verify its signatures against the trusted `keys`.
+
+    signed-note "Signatures": signatures from unknown keys (name and key ID not both those of
+    a trusted key) are ignored but returned; a trusted key's signature must verify, or the
+    note is rejected; at least one must verify. Unlike Go, which checks only the first of
+    repeated signatures by one key, every signature by a trusted key is checked.
+    """
+    known = _trusted(keys)
+    text, signatures = split_note(note)
     # (4) Verify every signature by a trusted key; ignore the rest.
     encoded_text = text.encode("utf-8")
     verified_by: list[str] = []

@@ -28,7 +28,7 @@ from api.http.problems import (
     unexpected_error,
     validation_error,
 )
-from api.http.routes import content, log, principals, records, tiles, trust, verify
+from api.http.routes import content, log, principals, records, tiles, trust, verify, witness
 from api.http.worker import LogWorker
 from domain.errors import DomainError
 from ledger.config import Settings
@@ -130,6 +130,8 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     for router in (records.router, content.router, log.router, verify.router,
                    principals.router, trust.router, tiles.router):
         app.include_router(router)
+    if settings.witness:
+        app.include_router(witness.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -14,12 +14,15 @@ import multiprocessing
 import os
 import threading
 import time
+from datetime import timedelta
 
 import structlog
 
 from ledger.config import Settings
 from ledger.log.tiles import follow
+from ledger.log.witnessing import WITNESSING
 from ledger.service import Ledger
+from ledger.store.lease import Lease
 
 log = structlog.get_logger("stele.log")
 PURGE_EVERY = 3600.0  # seconds between purges of expired idempotency answers
@@ -40,11 +43,34 @@ class LogWorker:
         self._publisher = ctx.Process(
             target=follow, name="stele-tiles", daemon=True,
             args=(settings.database, settings.tiles_dir, period, self._publishing,
-                  os.getpid()))
+                  os.getpid(), None, settings.witness_policy is not None))
+        # Witnesses are asked for cosignatures from a thread of their own: a slow or absent
+        # witness never holds up integration, and writes never wait for any of it.
+        self._witnessing = (threading.Thread(target=self._witness, name="stele-witnessing",
+                                             daemon=True)
+                            if self.ledger.witnessing is not None else None)
 
     def start(self) -> None:
         self._thread.start()
         self._publisher.start()
+        if self._witnessing is not None:
+            self._witnessing.start()
+
+    def _witness(self) -> None:
+        witnessing = self.ledger.witnessing
+        assert witnessing is not None
+        lease = Lease(self.ledger.store, WITNESSING,
+                      ttl=timedelta(seconds=self.settings.lease_seconds))
+        while not self._stop.wait(self.period):
+            try:
+                if lease.hold():
+                    for o in witnessing.round():
+                        if o.line is not None:
+                            log.info("log.cosigned", witness=o.witness, size=o.size,
+                                     seconds=round(o.seconds, 3))
+            except Exception as exc:  # keep going; the next round retries
+                log.error("log.witnessing_error", error=f"{type(exc).__name__}: {exc}")
+        lease.release()
 
     def _step(self) -> None:
         done = self.ledger.log.integrate()
@@ -79,6 +105,8 @@ class LogWorker:
         self._stop.set()
         self._publishing.set()
         self._thread.join(timeout=30)
+        if self._witnessing is not None:
+            self._witnessing.join(timeout=30)
         if self._publisher.pid is not None:
             self._publisher.join(timeout=30)
         try:

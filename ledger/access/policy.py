@@ -15,7 +15,10 @@ PUBLIC = frozenset({
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
-    ("GET", "/v1/log/tiles/{path}"),
+    ("GET", "/v1/log/tiles/{path}"), ("GET", "/v1/log/checkpoint/witnessed"),
+    # The witness: the log's signature is add-checkpoint's authority (C2SP tlog-witness).
+    ("POST", "/add-checkpoint"), ("GET", "/v1/witness"), ("GET", "/v1/witness/cosigned"),
+    ("GET", "/v1/witness/evidence"),
 })
 MAX_INDEX = 2**63 - 1  # leaf indexes, sizes and cursors are BIGINT
 

@@ -18,6 +18,7 @@ from ledger.log.integrator import Integrated, Integrator
 from ledger.log.keys import LogKey
 from ledger.log.tiles import Rebuilt, TileWriter
 from ledger.log.tree import consistency_proof, inclusion_proof, root_at
+from ledger.log.witnessing import Witnessing
 from ledger.longterm.service import LongTerm
 from ledger.store.tables import LogStore
 from verifiers.canonical import b64
@@ -30,7 +31,8 @@ class Log:
 
     def __init__(self, *, settings: Settings, store: LogStore, key: LogKey,
                  integrator: Integrator, checkpointer: Checkpointer, longterm: LongTerm,
-                 tiles: TileWriter, clock: Callable[[], datetime]) -> None:
+                 tiles: TileWriter, clock: Callable[[], datetime],
+                 witnessing: Witnessing | None = None) -> None:
         self.settings = settings
         self.store = store
         self.key = key
@@ -39,6 +41,7 @@ class Log:
         self.longterm = longterm
         self.tiles = tiles
         self.clock = clock
+        self.witnessing = witnessing
 
     def integrate(self, progress: Callable[[int], None] | None = None) -> Integrated:
         return self.integrator.run(progress)
@@ -59,7 +62,10 @@ class Log:
     def rebuild_tiles(self, progress: Callable[[int], None] | None = None) -> Rebuilt:
         """Regenerate every tile of the latest checkpoint from the store, checking those
         present."""
-        return self.tiles.rebuild(self.checkpoint_at(), progress)
+        latest = self.tiles.latest()
+        if latest is None:
+            raise NoCheckpointError("no checkpoint to publish yet")
+        return self.tiles.rebuild(latest, progress)
 
     def sync(self, *, anchor: bool = True) -> Checkpoint | None:
         """Integrate everything written, cut a checkpoint covering it all, anchor it, and
@@ -125,7 +131,16 @@ class Log:
                 "size": latest[0], "root": b64(latest[1]), "cut_at": latest[3]},
             "checkpoint_backlog": size - (latest[0] if latest else 0),
             "anchoring": self.longterm.anchoring_status(),
+            "witnessing": None if self.witnessing is None else self.witnessing.status(size),
         }
+
+    def witnessed(self) -> Checkpoint:
+        """The latest checkpoint the witnesses' quorum cosigned, with the cosignatures."""
+        latest = self.tiles.latest() if self.witnessing is not None else None
+        if latest is None:
+            raise NoCheckpointError("no checkpoint cosigned by the witnesses' quorum yet"
+                                    if self.witnessing else "this log has no witnesses")
+        return latest
 
     def audit(self, progress: Callable[[int], None] | None = None, *,
               saved_checkpoint: str | None = None, at: datetime | None = None) -> Report:

@@ -22,6 +22,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +60,18 @@ class Rebuilt:
 
 
 def follow(database: Database, root: Path, period: float, stop: Any, parent: int,
-           ready: Any = None) -> None:
+           ready: Any = None, witnessed: bool = False) -> None:
     """Publish the latest checkpoint every `period` seconds until `stop` is set or the
     process that started this one (`parent`) is gone. The log worker runs it in a process of
     its own, so writing tiles never holds up integration (a thread would share the worker's
     interpreter, and its lock)."""
     log = structlog.get_logger("stele.tiles")
-    writer = TileWriter(LogStore(database), root)
+    # The parent stops this process (`stop`), or it stops when the parent is gone. A SIGTERM
+    # or Ctrl-C sent to the whole process group (systemd, a terminal) must not kill it while
+    # it waits on `stop`: that leaves the event's lock held, and the parent's stop() hangs.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    writer = TileWriter(LogStore(database), root, witnessed=witnessed)
     if ready is not None:
         ready.set()
     try:
@@ -88,16 +94,31 @@ def published_size(root: Path) -> int:
 
 
 class TileWriter:
-    def __init__(self, store: LogStore, root: Path) -> None:
+    """`witnessed`: the log has witnesses, and only checkpoints their quorum cosigned are
+    published (with the cosignatures in the note)."""
+
+    def __init__(self, store: LogStore, root: Path, *, witnessed: bool = False) -> None:
         self.store = store
         self.root = root
+        self.witnessed = witnessed
         self._published: int | None = None  # cached: the directory's checkpoint size
+
+    def latest(self) -> Checkpoint | None:
+        """The checkpoint to publish: the latest, or the latest the quorum cosigned."""
+        with self.store.transaction() as tx:
+            if not self.witnessed:
+                row = tx.latest_checkpoint()
+                return None if row is None else Checkpoint(*row)
+            witnessed = tx.latest_witnessed()
+            signed = None if witnessed is None else tx.checkpoint(witnessed[0])
+        if witnessed is None or signed is None:
+            return None
+        return Checkpoint(signed[0], signed[1], witnessed[1], signed[3])
 
     def publish_latest(self) -> int:
         """Publish the store's latest checkpoint (see `publish`)."""
-        with self.store.transaction() as tx:
-            row = tx.latest_checkpoint()
-        return 0 if row is None else self.publish(Checkpoint(*row))
+        latest = self.latest()
+        return 0 if latest is None else self.publish(latest)
 
     def publish(self, checkpoint: Checkpoint) -> int:
         """Write the tiles `checkpoint` implies and then the checkpoint; how many files were

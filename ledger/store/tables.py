@@ -13,6 +13,9 @@
 - `stele_principals`, `stele_idempotency`: who may call the API (token hashes only), and the
   first answer to each idempotent request.
 - `stele_content_owners(digest, agency)`: the agencies that presented each document's bytes.
+- `stele_witness_*`: the witness's state (heads, every cosigned checkpoint, equivocation
+  evidence); `stele_witness_peers`, `stele_cosignatures`, `stele_witnessed`: the log's side,
+  what its witnesses cosigned and which checkpoints met the quorum.
 - `stele_purges(digest)`: content to delete now that no live record holds it, queued by the
   integrator in the same transaction as the leaves, so a crash never loses a purge.
 """
@@ -89,6 +92,30 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_anchor_uses ("
     " anchor TEXT NOT NULL, kind TEXT NOT NULL, leaf BIGINT NOT NULL, at TEXT NOT NULL,"
     " PRIMARY KEY (anchor, leaf))",
+    # The witness (ledger/witness): per log it witnesses, the latest checkpoint it cosigned
+    # (checked and moved in one statement), every checkpoint it ever cosigned, and the
+    # evidence of every validly signed checkpoint it refused as conflicting.
+    "CREATE TABLE IF NOT EXISTS {p}stele_witness_heads ("
+    " origin TEXT PRIMARY KEY, size BIGINT NOT NULL, root {blob} NOT NULL, note TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_witness_cosigned ("
+    " origin TEXT NOT NULL, size BIGINT NOT NULL, root {blob} NOT NULL,"
+    " timestamp BIGINT NOT NULL, note TEXT NOT NULL, cosignature TEXT NOT NULL,"
+    " PRIMARY KEY (origin, size, timestamp))",
+    "CREATE TABLE IF NOT EXISTS {p}stele_witness_evidence ("
+    " id TEXT PRIMARY KEY, origin TEXT NOT NULL, found_at TEXT NOT NULL,"
+    " proven INTEGER NOT NULL, evidence TEXT NOT NULL)",
+    # The log's side of witnessing (ledger/log/witnessing.py): what each witness last
+    # cosigned and how the last attempt went, each checkpoint's cosignatures, and the
+    # checkpoints whose cosigners met the quorum (the ones published).
+    "CREATE TABLE IF NOT EXISTS {p}stele_witness_peers ("
+    " witness TEXT PRIMARY KEY, size BIGINT NOT NULL, cosigned_at TEXT, attempted_at TEXT,"
+    " error TEXT)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_cosignatures ("
+    " size BIGINT NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL,"
+    " PRIMARY KEY (size, witness))",
+    "CREATE TABLE IF NOT EXISTS {p}stele_witnessed ("
+    " size BIGINT PRIMARY KEY, note TEXT NOT NULL, witnessed_at TEXT NOT NULL)",
 ]
 
 
@@ -253,6 +280,97 @@ class Tx:
             " VALUES (?, ?, ?, ?)",
             (size, root, note, cut_at),
         )
+
+    # -- the witness ----------------------------------------------------------------------------
+    def witness_head(self, origin: str) -> tuple[int, bytes, str] | None:
+        """(size, root, note) of the latest checkpoint this witness cosigned for `origin`."""
+        row = self.execute(f"SELECT size, root, note FROM {self._p}stele_witness_heads"
+                           " WHERE origin = ?", (origin,)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
+
+    def witness_heads(self) -> list[tuple[str, int, str]]:
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in self.execute(
+            f"SELECT origin, size, updated_at FROM {self._p}stele_witness_heads ORDER BY origin")]
+
+    def move_witness_head(self, origin: str, old: tuple[int, bytes] | None, size: int,
+                          root: bytes, note: str, now: str) -> bool:
+        """Move `origin`'s head from `old` (None: it has none) to `size`; False if it is no
+        longer `old` (another request moved it first). One statement: check and update."""
+        p = self._p
+        if old is None:
+            cur = self.execute(f"INSERT INTO {p}stele_witness_heads (origin, size, root, note,"
+                               " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                               (origin, size, root, note, now))
+        else:
+            cur = self.execute(f"UPDATE {p}stele_witness_heads SET size = ?, root = ?, note = ?,"
+                               " updated_at = ? WHERE origin = ? AND size = ? AND root = ?",
+                               (size, root, note, now, origin, old[0], old[1]))
+        return int(cur.rowcount) == 1
+
+    def add_witness_cosigned(self, origin: str, size: int, root: bytes, timestamp: int,
+                             note: str, cosignature: str) -> None:
+        self.execute(f"INSERT INTO {self._p}stele_witness_cosigned (origin, size, root,"
+                     " timestamp, note, cosignature) VALUES (?, ?, ?, ?, ?, ?)"
+                     " ON CONFLICT DO NOTHING", (origin, size, root, timestamp, note, cosignature))
+
+    def witness_cosigned(self, origin: str | None = None) -> list[tuple[str, int, bytes, int,
+                                                                        str, str]]:
+        """Every checkpoint cosigned: (origin, size, root, timestamp, note, cosignature)."""
+        where, params = ("WHERE origin = ?", (origin,)) if origin else ("", ())
+        return [(str(r[0]), int(r[1]), bytes(r[2]), int(r[3]), str(r[4]), str(r[5]))
+                for r in self.execute(
+                    f"SELECT origin, size, root, timestamp, note, cosignature FROM"
+                    f" {self._p}stele_witness_cosigned {where} ORDER BY origin, size, timestamp",
+                    params)]
+
+    def add_witness_evidence(self, evidence_id: str, origin: str, found_at: str, proven: bool,
+                             evidence: str) -> None:
+        self.execute(f"INSERT INTO {self._p}stele_witness_evidence (id, origin, found_at,"
+                     " proven, evidence) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     (evidence_id, origin, found_at, int(proven), evidence))
+
+    def witness_evidence(self, origin: str | None = None) -> list[tuple[str, bool, str]]:
+        """(found_at, proven, evidence JSON) of each refused conflicting checkpoint."""
+        where, params = ("WHERE origin = ?", (origin,)) if origin else ("", ())
+        return [(str(r[0]), bool(r[1]), str(r[2])) for r in self.execute(
+            f"SELECT found_at, proven, evidence FROM {self._p}stele_witness_evidence {where}"
+            " ORDER BY found_at, id", params)]
+
+    # -- the log's witnesses --------------------------------------------------------------------
+    def witness_peers(self) -> dict[str, tuple[int, str | None, str | None, str | None]]:
+        """witness -> (last cosigned size, cosigned at, attempted at, last error)."""
+        return {str(r[0]): (int(r[1]), r[2], r[3], r[4]) for r in self.execute(
+            f"SELECT witness, size, cosigned_at, attempted_at, error FROM"
+            f" {self._p}stele_witness_peers")}
+
+    def put_witness_peer(self, witness: str, size: int | None, *, attempted_at: str,
+                         cosigned_at: str | None = None, error: str | None = None) -> None:
+        """Record an attempt: the size the witness is now known to hold (None: unchanged)."""
+        p = self._p
+        self.execute(f"INSERT INTO {p}stele_witness_peers (witness, size, attempted_at)"
+                     " VALUES (?, 0, ?) ON CONFLICT DO NOTHING", (witness, attempted_at))
+        self.execute(f"UPDATE {p}stele_witness_peers SET size = COALESCE(?, size),"
+                     " cosigned_at = COALESCE(?, cosigned_at), attempted_at = ?, error = ?"
+                     " WHERE witness = ?", (size, cosigned_at, attempted_at, error, witness))
+
+    def add_cosignature(self, size: int, witness: str, line: str) -> None:
+        self.execute(f"INSERT INTO {self._p}stele_cosignatures (size, witness, line)"
+                     " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (size, witness, line))
+
+    def cosignatures(self, size: int) -> dict[str, str]:
+        return {str(r[0]): str(r[1]) for r in self.execute(
+            f"SELECT witness, line FROM {self._p}stele_cosignatures WHERE size = ?", (size,))}
+
+    def add_witnessed(self, size: int, note: str, now: str) -> None:
+        self.execute(f"INSERT INTO {self._p}stele_witnessed (size, note, witnessed_at)"
+                     " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (size, note, now))
+
+    def latest_witnessed(self, *, covering: int = 0) -> tuple[int, str, str] | None:
+        """(size, cosigned note, witnessed at) of the latest checkpoint the quorum cosigned
+        (of size > `covering`)."""
+        row = self.execute(f"SELECT size, note, witnessed_at FROM {self._p}stele_witnessed"
+                           " WHERE size > ? ORDER BY size DESC LIMIT 1", (covering,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
     # -- identity -------------------------------------------------------------------------------
     def claim_meta(self, name: str, value: str) -> str:

@@ -24,6 +24,12 @@ def checkpoint(ledger: LedgerDep, size: Size = None) -> PlainTextResponse:
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
+@router.get("/checkpoint/witnessed", response_class=PlainTextResponse,
+            summary="The latest checkpoint the witnesses' quorum cosigned, with cosignatures")
+def witnessed(ledger: LedgerDep) -> PlainTextResponse:
+    return PlainTextResponse(ledger.log.witnessed().note, media_type="text/plain; charset=utf-8")
+
+
 @router.get("/key", response_class=PlainTextResponse, summary="The checkpoint verifier key")
 def key(ledger: LedgerDep) -> PlainTextResponse:
     return PlainTextResponse(ledger.key.verifier + "\n")

@@ -1,0 +1,1 @@
+"""The national federation: nodes that witness each other, and the monitor that watches them."""

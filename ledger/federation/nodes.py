@@ -1,0 +1,228 @@
+"""Three regional nodes on loopback that witness each other: what `stele federation demo`
+starts, and what the federation tests run.
+
+Each node (`north`, `central`, `south`) has its own data directory, log key, witness key and
+store (a SQLite file, or a PostgreSQL schema of its own), runs `stele serve` with its witness
+on, cosigns the other two logs, and submits its own checkpoints to the other two witnesses.
+
+The quorum of each log is both other regions (`group others all ...`): its own witness does
+not count, since the operator who could fork the log holds that key too. With both others
+required, any two cosigned views of a log share an honest witness, so a split view needs a
+second region's operator to collude; the price is that while one region is down the other two
+publish no newer cosigned checkpoint (writes go on; `stele log status` shows the lag), which
+docs/decisions.md weighs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ledger.config import Settings, parse_database_url
+from ledger.log.keys import WITNESS_KEY_FILE, LogKey
+from ledger.service import Ledger
+
+REGIONS = ("north", "central", "south")
+AGENCIES = {"north": "000.00.01.G01", "central": "000.00.02.G01", "south": "000.00.03.G01"}
+
+
+@dataclass
+class Node:
+    region: str
+    port: int
+    data_dir: Path
+    database: str  # URL
+    origin: str
+    witness_name: str
+    log_vkey: str = ""
+    witness_vkey: str = ""
+    token: str = ""
+    agency: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def policy(self) -> Path:
+        return self.data_dir / "witness-policy.txt"
+
+    @property
+    def witnessed_logs(self) -> Path:
+        return self.data_dir / "witnessed-logs.txt"
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, STELE_DATA_DIR=str(self.data_dir),
+                    STELE_DATABASE_URL=self.database, STELE_LOG_ORIGIN=self.origin,
+                    STELE_WITNESS="on", STELE_WITNESS_NAME=self.witness_name,
+                    STELE_WITNESS_LOGS=str(self.witnessed_logs),
+                    STELE_WITNESS_POLICY=str(self.policy), STELE_ENV="dev",
+                    STELE_RATE_LIMIT="off", **self.extra_env)
+
+    def settings(self) -> Settings:
+        saved = os.environ.copy()
+        try:
+            os.environ.update(self.env())
+            return Settings.from_env()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def start(self, *, wait: float = 60.0) -> None:
+        log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the child keeps it)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            env=self.env(), stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.region} exited: see {self.data_dir / 'serve.log'}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.region} did not become ready in {wait} s")
+
+    def stop(self, *, kill: bool = False) -> None:
+        """SIGTERM (a clean stop) or, with `kill`, SIGKILL to the node's whole process group."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+    def call(self, method: str, path: str, body: Any = None, *,
+             token: str | None = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if token or self.token:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        if method == "POST":
+            headers["Idempotency-Key"] = secrets.token_hex(8)
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                raw = answer.read()
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            raw, status = exc.read(), exc.code
+        kind = "json" if raw[:1] in (b"{", b"[") else "text"
+        return status, json.loads(raw) if kind == "json" else raw.decode("utf-8", "replace")
+
+    def write(self, count: int, *, run: str) -> list[str]:
+        """Register `count` records through the API (one request each); their ids."""
+        status, content = self._upload(f"{self.region} {run}".encode())
+        if status != 201:
+            raise RuntimeError(f"{self.region}: upload answered {status}: {content}")
+        ids = []
+        for n in range(count):
+            status, answer = self.call("POST", "/v1/records", {
+                "metadata": {
+                    "doc_type": "Công văn", "number": str(n + 1),
+                    "notation": f"{n + 1}/{self.region.upper()}-{run}", "issued": "2026-01-05",
+                    "issuer": self.agency, "subject": f"Federation {self.region} {run}",
+                    "language": "vi", "pages": 1, "access": "open",
+                    "reliability": "born_digital"},
+                "retention": 10, "schedule": "B",
+                "content": {"digest": content["digest"], "size": content["size"],
+                            "media_type": "text/plain"}})
+            if status != 201:
+                raise RuntimeError(f"{self.region}: create answered {status}: {answer}")
+            ids.append(answer["events"][0]["record"])
+        return ids
+
+    def _upload(self, data: bytes) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            self.url + "/v1/content", data=data, method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "text/plain"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+
+    def status(self) -> dict[str, Any]:
+        code, answer = self.call("GET", "/v1/log/status")
+        if code != 200:
+            raise RuntimeError(f"{self.region}: status answered {code}")
+        return dict(answer)
+
+
+class Federation:
+    """`root` holds a directory per node and the three policies (`policies/<region>.txt`)."""
+
+    def __init__(self, root: Path, *, ports: dict[str, int], database: str | None = None,
+                 checkpoint_interval: float = 0.5, domain: str = "localhost") -> None:
+        self.root = root
+        self.database = database
+        self.nodes: dict[str, Node] = {}
+        for region in REGIONS:
+            directory = root / region
+            self.nodes[region] = Node(
+                region=region, port=ports[region], data_dir=directory,
+                database=self._database(region, directory),
+                origin=f"{region}.{domain}/log", witness_name=f"{region}.{domain}/witness",
+                agency=AGENCIES[region],
+                extra_env={"STELE_CHECKPOINT_INTERVAL": str(checkpoint_interval)})
+
+    def _database(self, region: str, directory: Path) -> str:
+        if self.database is None:
+            return f"sqlite:///{directory / 'ledger.sqlite3'}"
+        parsed = parse_database_url(self.database, directory)
+        return replace(parsed, schema=f"{parsed.schema}_{region}").connect_url()
+
+    def policy(self, region: str) -> Path:
+        return self.root / "policies" / f"{region}.txt"
+
+    def prepare(self) -> None:
+        """Keys, policies, the witnesses' log lists, and an agency principal per node."""
+        for node in self.nodes.values():
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            node.log_vkey = LogKey.load_or_create(node.data_dir, node.origin).verifier
+            node.witness_vkey = LogKey.load_or_create(node.data_dir, node.witness_name,
+                                                      WITNESS_KEY_FILE).cosigner
+        (self.root / "policies").mkdir(exist_ok=True)
+        for node in self.nodes.values():
+            others = [n for n in self.nodes.values() if n is not node]
+            text = (f"# The witness policy of {node.origin}: both other regions must cosign.\n"
+                    f"log {node.log_vkey} {node.url}\n"
+                    + "".join(f"witness {o.region} {o.witness_vkey} {o.url}\n" for o in others)
+                    + f"group others all {' '.join(o.region for o in others)}\n"
+                    + "quorum others\n")
+            self.policy(node.region).write_text(text, "utf-8")
+            node.policy.write_text(text, "utf-8")
+            node.witnessed_logs.write_text(
+                f"# The logs the witness {node.witness_name} cosigns.\n"
+                + "".join(f"log {o.log_vkey} {o.url}\n" for o in others), "utf-8")
+        for node in self.nodes.values():
+            with Ledger(node.settings()) as ledger:
+                if not node.token:
+                    _, node.token = ledger.principals.add(
+                        name=f"{node.region} records office", role="agency", agency=node.agency)
+
+    def start(self) -> None:
+        for node in self.nodes.values():
+            node.start()
+
+    def stop(self, *, kill: bool = False) -> None:
+        for node in self.nodes.values():
+            node.stop(kill=kill)
+
+    def remove(self) -> None:
+        self.stop(kill=True)
+        shutil.rmtree(self.root, ignore_errors=True)
