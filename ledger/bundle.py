@@ -3,10 +3,11 @@
 A bundle is a ZIP (format: docs/evidence-bundle.md): the record's events as stored (canonical
 bytes); for each, an RFC 9162 inclusion proof to the first *anchored* checkpoint that covers it
 (its timestamp is the event's proof of existence); those signed checkpoint notes; their RFC 3161
-tokens and RFC 4998 evidence records with every renewal; the signatures and all validation data
-captured at signing, by digest; the trust anchors the signatures used (for the reviewer, never
-trusted by the verifier); and, on request, the document itself. `stele verify` checks it with
-`verifiers/` alone.
+tokens and RFC 4998 evidence records with every renewal; when the log has witnesses, the latest
+checkpoint their quorum cosigned and consistency proofs to it from those checkpoints; the
+signatures and all validation data captured at signing, by digest; the trust anchors the
+signatures used (for the reviewer, never trusted by the verifier); and, on request, the
+document itself. `stele verify` checks it with `verifiers/` alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import zipfile
 from typing import Any
 
 from ledger.errors import CorruptStoreError, NotAnchoredError
-from ledger.log.tree import inclusion_proof
+from ledger.log.tree import consistency_proof, inclusion_proof
 from ledger.service import Ledger
 from ledger.store.tables import Tx
 from verifiers.bundle import FORMAT, VERSION
@@ -83,6 +84,7 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
             })
             if size not in checkpoints:
                 checkpoints[size] = _checkpoint(tx, out, size)
+        witnessed = _witnessed(tx, out, sorted(checkpoints))
     signatures = [_signature(ledger, out, e["event"]) for e in described["events"]
                   if e["event"]["type"] == "record.signed"]
     content = described["state"].get("content") or {}
@@ -99,7 +101,24 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
         "events": events, "checkpoints": [checkpoints[s] for s in sorted(checkpoints)],
         "signatures": signatures,
     }
+    if witnessed is not None:
+        manifest["witnessed"] = witnessed
     return out.close(manifest)
+
+
+def _witnessed(tx: Tx, out: _Zip, sizes: list[int]) -> dict[str, Any] | None:
+    """The latest checkpoint the log's witnesses' quorum cosigned, if it covers every
+    checkpoint of the bundle, with a consistency proof from each: the anchored checkpoints
+    are then part of the one history the witnesses vouch for (no split view)."""
+    latest = tx.latest_witnessed()
+    if latest is None or not sizes or latest[0] < sizes[-1]:
+        return None
+    size, note, _ = latest
+    return {"size": size,
+            "note": out.add(f"checkpoints/{size}.witnessed.note", note.encode("utf-8"),
+                            "checkpoint"),
+            "consistency": [{"from": s, "proof": [b64(p) for p in consistency_proof(tx, s, size)]}
+                            for s in sizes if s < size]}
 
 
 def _anchored_checkpoint(tx: Tx, index: int) -> int:

@@ -9,6 +9,10 @@ it finds:
     itself (a forger's names the forger's), so without a pin nothing is PASSED: the notes are
     checked against it for consistency only, and the checks say `log_key_not_pinned`;
 (4) each checkpoint's signature (by the log key) and origin;
+(4b) the checkpoint the log's witnesses cosigned, when the bundle has one: signed by the log
+    key, each checkpoint of (4) consistent with it (RFC 9162 consistency proofs), and, with
+    the caller's witness policy (C2SP tlog-policy), cosigned by its quorum: then no other
+    version of this history can carry the same cosignatures without a witness equivocating;
 (5) each event's RFC 9162 inclusion proof to its checkpoint;
 (6) each checkpoint's RFC 4998 evidence record, as §5.3 asks (each archive timestamp valid when
     its successor was made, the newest at `at`): the first genTime is the proof of existence
@@ -26,7 +30,7 @@ import json
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from verifiers.canonical import b64, unb64, utc_iso
@@ -35,8 +39,9 @@ from verifiers.chain import verify_chain
 from verifiers.errors import MalformedError, NoteError, VerificationError
 from verifiers.ers import verify_binding
 from verifiers.evidence import verify_evidence_record
-from verifiers.merkle import leaf_hash, verify_inclusion
+from verifiers.merkle import leaf_hash, verify_consistency, verify_inclusion
 from verifiers.note import VerifierKey, open_note, parse_checkpoint, parse_verifier_key
+from verifiers.policy import Policy, verify_witnessed
 from verifiers.report import Check, Report, Verdict
 from verifiers.signature import Revocation, validate_signature
 
@@ -70,6 +75,7 @@ class _Run:
     at: datetime
     document: bytes | None
     pinned_key: str | None = None
+    policy: Policy | None = None
     extra_crls: list[bytes] = field(default_factory=list)
     extra_ocsps: list[bytes] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
@@ -102,16 +108,19 @@ class _Run:
 
 def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], at: datetime,
                   document: bytes | None = None, log_key: str | None = None,
-                  crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = ()) -> Report:
+                  crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = (),
+                  witness_policy: Policy | None = None) -> Report:
     """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
     trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key (without
     it the bottom line is at best INDETERMINATE, `log_key_not_pinned`: the bundle's own key
     proves nothing); `crls` and `ocsps` are revocation data the auditor adds (e.g. published
     after the signing: a revocation after the proof of existence does not matter, one before
-    it does)."""
-    run = _Run(files, trust_roots, at, document, pinned_key=log_key, extra_crls=list(crls),
-               extra_ocsps=list(ocsps))
-    for step in (_manifest, _events, _log_key, _checkpoints, _inclusion, _evidence,
+    it does); `witness_policy` (the caller's) requires the quorum's cosignatures on the
+    bundle's witnessed checkpoint, and pins the log key it lists when `log_key` is not
+    given."""
+    run = _Run(files, trust_roots, at, document, pinned_key=log_key, policy=witness_policy,
+               extra_crls=list(crls), extra_ocsps=list(ocsps))
+    for step in (_manifest, _events, _log_key, _checkpoints, _witnessed, _inclusion, _evidence,
                  _signatures, _document):
         try:
             step(run)
@@ -228,6 +237,9 @@ def _log_key(run: _Run) -> None:
     what the bundle says of itself (a forger's bundle names the forger's key), so without a
     pinned key the checkpoints are checked with it for consistency alone, and never PASSED."""
     bundled, pinned = run.manifest.get("log_key"), run.pinned_key
+    listed = None if run.policy is None else run.policy.log(str(run.manifest.get("origin")))
+    if pinned is None and listed is not None:
+        pinned = run.pinned_key = str(listed.key)  # the caller's policy pins it
     run.summary["log_key"] = {"pinned": pinned, "bundled": bundled}
     if pinned is None:
         run.key = parse_verifier_key(str(bundled))
@@ -282,6 +294,67 @@ def _checkpoints(run: _Run) -> None:
                        "own key, which no one pinned", root=b64(checkpoint.root))
         else:
             run.ok(name, root=b64(checkpoint.root))
+
+
+# (4b) -----------------------------------------------------------------------------------------
+def _witnessed(run: _Run) -> None:
+    assert run.key is not None
+    entry = run.manifest.get("witnessed")
+    if entry is None:
+        if run.policy is not None:
+            run.fail("witnessed", "not_witnessed", "the bundle has no checkpoint cosigned by "
+                     "the log's witnesses, and a witness policy was given")
+        return
+    size = entry.get("size")
+    note = run.file(entry.get("note"))
+    if note is None:
+        run.fail("witnessed", "file_missing", "the witnessed checkpoint note is missing")
+        return
+    try:
+        checkpoint = parse_checkpoint(open_note(note, [run.key]).text)
+    except VerificationError as exc:
+        run.fail("witnessed", "checkpoint_signature_invalid" if exc.code == "note_invalid"
+                 else exc.code, "the witnessed checkpoint is not signed by the log key",
+                 **exc.evidence)
+        return
+    if checkpoint.origin != run.manifest.get("origin") or checkpoint.size != size:
+        run.fail("witnessed", "checkpoint_mismatch", "the note names another log or size",
+                 origin=checkpoint.origin, size=checkpoint.size)
+        return
+    proofs = {p.get("from"): p.get("proof") for p in _list(entry.get("consistency"))}
+    for old, root in sorted(run.roots.items()):
+        try:
+            verify_consistency(old, checkpoint.size,
+                               [] if old == checkpoint.size else
+                               [unb64(h, length=32) for h in _strings(proofs.get(old))],
+                               root, checkpoint.root)
+        except VerificationError as exc:
+            run.fail(f"witnessed.consistency[{old}]", "witnessed_inconsistent",
+                     "a checkpoint of the bundle is not consistent with the witnessed one",
+                     size=old, witnessed=checkpoint.size, reason=exc.code)
+            return
+    run.summary["witnessed"] = {"size": checkpoint.size, "cosigners": None}
+    if run.policy is None:
+        run.ok("witnessed", size=checkpoint.size, root=b64(checkpoint.root),
+               cosignatures="not checked: no witness policy was given")
+        return
+    try:
+        witnessed = verify_witnessed(note, run.policy)
+    except VerificationError as exc:
+        run.fail("witnessed", exc.code, exc.message, **exc.evidence)
+        return
+    cosigners = {name: utc_iso(datetime.fromtimestamp(t, UTC))
+                 for name, t in witnessed.cosigners.items()}
+    run.summary["witnessed"] = {"size": checkpoint.size, "cosigners": cosigners,
+                                "quorum": run.policy.describe()}
+    run.ok("witnessed", size=checkpoint.size, root=b64(checkpoint.root), cosigners=cosigners,
+           quorum=run.policy.describe())
+
+
+def _strings(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedError("a consistency proof must be a list of base64 hashes")
+    return value
 
 
 # (5) ------------------------------------------------------------------------------------------

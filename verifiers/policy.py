@@ -215,8 +215,9 @@ def verify_witnessed(note: str | bytes, policy: Policy) -> Witnessed:
     """Check a cosigned checkpoint note against `policy`: signed by one of its logs (the key
     named for the checkpoint's origin), cosigned by witnesses that satisfy its quorum.
 
-    NoteError when no log of the policy signed it (or not the one its origin names), CosignatureError when a listed witness's
-    cosignature does not verify, QuorumError when too few witnesses cosigned."""
+    NoteError when no log of the policy signed it (or not the one its origin names),
+    CosignatureError when a listed witness's cosignature does not verify, QuorumError when
+    too few witnesses cosigned."""
     opened = open_note(note, [log.key for log in policy.logs])
     checkpoint = parse_checkpoint(opened.text)
     log = policy.log(checkpoint.origin)

@@ -27,6 +27,7 @@ from api.cli.records import record
 from api.cli.serve import serve, tsa, worker
 from api.cli.trust import trust
 from api.cli.verify import verify
+from api.cli.witness import federation, monitor, witness
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +37,7 @@ def cli() -> None:
 
 
 for command in (demo, audit, log, record, trust, dev_pki, evidence, verify, serve, principal,
-                renew, tsa, bench, worker):
+                renew, tsa, bench, worker, witness, monitor, federation):
     cli.add_command(command)
 
 

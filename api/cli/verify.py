@@ -36,10 +36,14 @@ from verifiers.report import Report, Verdict
               help="Extra OCSP response (DER) (repeat).")
 @click.option("--at", "at_text", default=None,
               help="Verify as of this time (ISO 8601 with zone; default now).")
+@click.option("--witness-policy", "policy_file", type=click.File("rb"), default=None,
+              help="The log's witness policy (C2SP tlog-policy), pinned: the bundle's "
+                   "witnessed checkpoint must carry its quorum of cosignatures. Its log line "
+                   "pins the log key when --log-key is not given.")
 @click.option("--json", "as_json", is_flag=True, help="The full report as JSON.")
 def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
            crls: tuple[Any, ...], ocsps: tuple[Any, ...], at_text: str | None,
-           as_json: bool) -> None:
+           policy_file: Any, as_json: bool) -> None:
     """Verify an evidence BUNDLE offline. Exit 0 PASSED, 1 FAILED, 2 INDETERMINATE,
     3 bad input."""
     from verifiers.bundle import read_bundle, verify_bundle
@@ -48,6 +52,7 @@ def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
     roots = _roots(trust_file.read()) if trust_file is not None else []
     if log_key is not None:
         log_key = _key(log_key)
+    policy = _policy(policy_file.read()) if policy_file is not None else None
     try:
         files = read_bundle(bundle.read())
     except VerificationError as exc:
@@ -55,7 +60,7 @@ def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
     report = verify_bundle(files, trust_roots=roots, at=at,
                            document=document.read() if document is not None else None,
                            log_key=log_key, crls=[f.read() for f in crls],
-                           ocsps=[f.read() for f in ocsps])
+                           ocsps=[f.read() for f in ocsps], witness_policy=policy)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, sort_keys=True))
     else:
@@ -87,6 +92,15 @@ def _key(text: str) -> str:
     return key
 
 
+def _policy(data: bytes) -> Any:
+    from verifiers.policy import parse_policy
+
+    try:
+        return parse_policy(data)
+    except VerificationError as exc:
+        raise click.BadParameter(exc.diagnostics(), param_hint="--witness-policy") from None
+
+
 def _roots(pem: bytes) -> list[bytes]:
     from asn1crypto import pem as asn1_pem
 
@@ -116,6 +130,12 @@ def _print(report: Report) -> None:
             click.echo(f"  {check.name}: {check.verdict.value} ({e.get('subindication') or 'OK'})"
                        f"; signed by {e.get('signer')}; best signature time "
                        f"{e.get('best_signature_time')}")
+    witnessed = s.get("witnessed")
+    if witnessed:
+        cosigners = witnessed.get("cosigners")
+        said = (", ".join(f"{name} at {when}" for name, when in sorted(cosigners.items()))
+                if cosigners else "cosignatures not checked (no --witness-policy)")
+        click.echo(f"  witnessed checkpoint of size {witnessed['size']}: {said}")
     for anchor in s.get("anchors_in_bundle", []):
         trusted = "trusted by you" if anchor.get("trusted_here") else "NOT in your --trust"
         click.echo(f"  anchor named by the ledger: {anchor.get('pki')} {anchor.get('subject')} "
