@@ -6,7 +6,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +197,8 @@ def federation_demo(directory: str, database: str | None, seconds: float, keep: 
         for node in fed.nodes.values():
             click.echo(f"  {node.region}: {node.url} (log {node.origin}, witness "
                        f"{node.witness_name})", err=True)
-        written = _write_for(fed, seconds)
-        covered = _wait_witnessed(fed, written, timeout=60)
+        written = fed.write_for(seconds)
+        covered = fed.wait_witnessed(timeout=60)
         watcher = Monitor([parse_policy(fed.policy(r).read_bytes()) for r in REGIONS],
                           stale_after=300)
         findings = [f.as_json() for f in watcher.poll()]
@@ -213,38 +212,3 @@ def federation_demo(directory: str, database: str | None, seconds: float, keep: 
             sys.exit(EXIT_FAILED)
     finally:
         fed.stop()
-
-
-def _write_for(fed: Any, seconds: float) -> dict[str, int]:
-    """Each region's agency writes one record per request until `seconds` have passed."""
-    counts = dict.fromkeys(fed.nodes, 0)
-    deadline = time.monotonic() + seconds
-
-    def agency(region: str) -> None:
-        node = fed.nodes[region]
-        batch = 0
-        while time.monotonic() < deadline:
-            counts[region] += len(node.write(10, run=f"D{batch}"))
-            batch += 1
-
-    threads = [threading.Thread(target=agency, args=(r,)) for r in fed.nodes]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return counts
-
-
-def _wait_witnessed(fed: Any, written: dict[str, int], *, timeout: float) -> dict[str, Any]:
-    """Wait until each log's witnessed checkpoint covers what its agency wrote."""
-    deadline = time.monotonic() + timeout
-    covered: dict[str, Any] = {}
-    while time.monotonic() < deadline and len(covered) < len(fed.nodes):
-        for region, node in fed.nodes.items():
-            witnessing = node.status()["witnessing"] or {}
-            witnessed = witnessing.get("witnessed") or {}
-            if witnessed.get("size", 0) >= written[region]:
-                covered[region] = {"size": witnessed["size"], "cosigners": [
-                    w["name"] for w in witnessing["witnesses"] if w["cosigned_size"] > 0]}
-        time.sleep(0.2)
-    return covered

@@ -13,14 +13,23 @@ tiles are under `<url>/v1/log/tiles/`), every poll:
   witnesses have stopped vouching, or the log stopped publishing), and `unreachable` when
   the checkpoint cannot be fetched.
 
+And from each witness of the policies that has a URL, it reads the equivocation evidence the
+witness kept (`<url>/v1/witness/evidence`: conflicting checkpoints a log submitted and the
+witness refused). Evidence that verifiers prove against the pinned log key is a `split_view`
+(the log signed two histories; a witness cannot frame a log, since the proof needs the log's
+own signatures); evidence that proves nothing is ignored.
+
 What it saw is kept in a state file (JSON, written atomically), so a restarted monitor still
 compares with the last checkpoint it saw. Needs nothing of the log's but its published files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +41,7 @@ from verifiers.errors import VerificationError
 from verifiers.merkle import verify_consistency
 from verifiers.policy import Policy, PolicyLog, QuorumError, verify_witnessed
 from verifiers.tiles import CHECKPOINT, Fetch, TileReader, http_fetch
+from verifiers.witness import Equivocation, verify_equivocation
 
 SPLIT_VIEW = "split_view"
 ROLLBACK = "rollback"
@@ -70,6 +80,7 @@ class Monitor:
     def __init__(self, policies: Sequence[Policy], *, stale_after: float,
                  state: Path | None = None, timeout: float = 10.0,
                  fetch_for: Callable[[str], Fetch] | None = None,
+                 get: Callable[[str], bytes] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         make = fetch_for or (lambda url: http_fetch(tiles_url(url), timeout=timeout))
         self.followed: dict[str, _Followed] = {}
@@ -77,13 +88,50 @@ class Monitor:
             for log in policy.logs:
                 if log.url and log.origin not in self.followed:
                     self.followed[log.origin] = _Followed(log, policy, make(log.url))
+        # Each witness once, by URL (policies of several logs name the same witnesses).
+        self.witnesses = {w.url: w.name for policy in policies
+                          for w in policy.witnesses.values() if w.url}
+        self.get = get or (lambda url: _get(url, timeout))
+        self._evidence_seen: set[str] = set()
         self.stale_after = stale_after
         self.state = state
         self.clock = clock
         self._load()
 
     def poll(self) -> list[Finding]:
-        return [f for followed in self.followed.values() for f in self._poll(followed)]
+        found = [f for followed in self.followed.values() for f in self._poll(followed)]
+        return found + self._evidence()
+
+    def _evidence(self) -> list[Finding]:
+        found: list[Finding] = []
+        for url, name in self.witnesses.items():
+            try:
+                listed = json.loads(self.get(url.rstrip("/") + "/v1/witness/evidence"))
+                documents = [e["evidence"] for e in listed["evidence"]]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                found.append(Finding(UNREACHABLE, name, True, {
+                    "witness": name, "reason": f"evidence: {type(exc).__name__}: {exc}"}))
+                continue
+            for document in documents:
+                digest = hashlib.sha256(str(document).encode("utf-8")).hexdigest()
+                if digest in self._evidence_seen:
+                    continue
+                proven = self._prove(str(document))
+                if proven is None:
+                    continue
+                self._evidence_seen.add(digest)
+                found.append(Finding(SPLIT_VIEW, proven.origin, True, {
+                    "witness": name, "how": proven.how,
+                    "sizes": [proven.first.size, proven.second.size], "evidence": document}))
+        return found
+
+    def _prove(self, document: str) -> Equivocation | None:
+        for f in self.followed.values():
+            try:
+                return verify_equivocation(document.encode("utf-8"), f.log.key)
+            except VerificationError:
+                continue
+        return None
 
     def _poll(self, f: _Followed) -> list[Finding]:
         origin = f.log.origin
@@ -149,6 +197,14 @@ class Monitor:
         tmp = self.state.with_name(self.state.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", "utf-8")
         os.replace(tmp, self.state)
+
+
+def _get(url: str, timeout: float) -> bytes:
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise OSError(f"not an http(s) URL: {url!r}")
+    with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 (checked)
+        data: bytes = answer.read(16 * 1024 * 1024)
+        return data
 
 
 def _reason(exc: Exception) -> str:

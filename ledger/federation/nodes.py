@@ -22,9 +22,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -82,10 +84,19 @@ class Node:
             os.environ.update(saved)
 
     def start(self, *, wait: float = 60.0) -> None:
-        log = open(self.data_dir / "serve.log", "ab")  # noqa: SIM115 (the child keeps it)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
-            env=self.env(), stdout=log, stderr=log, start_new_session=True)
+        self.launch()
+        self.ready(wait=wait)
+
+    def launch(self) -> None:
+        """Start `stele serve` (see `ready`)."""
+        with open(self.data_dir / "serve.log", "ab") as log:  # the child has its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+                env=self.env(), stdout=log, stderr=log, start_new_session=True)
+
+    def ready(self, *, wait: float = 60.0) -> None:
+        """Wait until the node answers /readyz (RuntimeError if it exits or takes longer)."""
+        assert self.process is not None
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -183,7 +194,10 @@ class Federation:
                 database=self._database(region, directory),
                 origin=f"{region}.{domain}/log", witness_name=f"{region}.{domain}/witness",
                 agency=AGENCIES[region],
-                extra_env={"STELE_CHECKPOINT_INTERVAL": str(checkpoint_interval)})
+                # A short lease: a node killed and restarted takes its own anchoring and
+                # witnessing leases back within seconds (the default waits two minutes).
+                extra_env={"STELE_CHECKPOINT_INTERVAL": str(checkpoint_interval),
+                           "STELE_LEASE_SECONDS": "5"})
 
     def _database(self, region: str, directory: Path) -> str:
         if self.database is None:
@@ -222,11 +236,61 @@ class Federation:
 
     def start(self) -> None:
         for node in self.nodes.values():
-            node.start()
+            node.launch()
+        for node in self.nodes.values():
+            node.ready()
 
     def stop(self, *, kill: bool = False) -> None:
         for node in self.nodes.values():
             node.stop(kill=kill)
+
+    def write_for(self, seconds: float, regions: Sequence[str] | None = None
+                  ) -> dict[str, int]:
+        """Each region's agency writes records, one per request, for `seconds`, all regions
+        at once; how many each wrote. A region whose node stops answering stops writing."""
+        counts = dict.fromkeys(regions or self.nodes, 0)
+        deadline = time.monotonic() + seconds
+
+        def agency(region: str) -> None:
+            node, batch = self.nodes[region], 0
+            while time.monotonic() < deadline:
+                try:
+                    counts[region] += len(node.write(10, run=f"W{batch}"))
+                except (RuntimeError, OSError):
+                    return  # the node is down (a test killed it)
+                batch += 1
+
+        threads = [threading.Thread(target=agency, args=(r,)) for r in counts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return counts
+
+    def wait_witnessed(self, *, timeout: float, settled: bool = True) -> dict[str, Any]:
+        """Wait until every log's latest checkpoint is cosigned by its quorum and covers its
+        whole tree (`settled`), or until `timeout`; what each showed last."""
+        deadline = time.monotonic() + timeout
+        covered: dict[str, Any] = {}
+        while time.monotonic() < deadline and len(covered) < len(self.nodes):
+            for region, node in self.nodes.items():
+                try:
+                    status = node.status()
+                except (RuntimeError, OSError):
+                    continue
+                witnessed = (status["witnessing"] or {}).get("witnessed") or {}
+                cp = status["checkpoint"] or {}
+                if status["tree_size"] == 0:
+                    covered[region] = {"size": 0, "cosigners": []}  # nothing to witness
+                elif witnessed and (not settled or witnessed["size"] == cp.get("size")
+                                  == status["tree_size"]):
+                    covered[region] = {"size": witnessed["size"], "cosigners": [
+                        w["name"] for w in status["witnessing"]["witnesses"]
+                        if w["cosigned_size"] >= witnessed["size"]]}
+                else:
+                    covered.pop(region, None)
+            time.sleep(0.2)
+        return covered
 
     def remove(self) -> None:
         self.stop(kill=True)

@@ -6,7 +6,7 @@ submission prefix), and the `quorum`. Each round takes the latest checkpoint and
 every witness that has not cosigned it, all at once, each with the consistency proof from the
 size that witness last cosigned (kept in the store; a 409 says it again after a restart or a
 witness's restore, and the round retries from there). A witness that fails is retried with
-exponential backoff (1 s doubling to 60 s). Cosignatures are verified against the policy's
+exponential backoff (1 s doubling to 10 s). Cosignatures are verified against the policy's
 key before they are kept, and a checkpoint whose cosigners meet the quorum is stored with its
 cosignatures (`stele_witnessed`): the checkpoint the tiles and the API publish.
 
@@ -42,7 +42,7 @@ from verifiers.witness import format_add_checkpoint
 log = structlog.get_logger("stele.witnessing")
 
 WITNESSING = "witnessing"  # the lease: one process of a node submits
-MAX_BACKOFF = 60.0
+MAX_BACKOFF = 10.0
 _SIZE_TYPE = "text/x.tlog.size"
 
 
@@ -83,6 +83,11 @@ class _Client:
         self.path = parts.path.rstrip("/") + "/add-checkpoint"
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def post(self, body: bytes) -> tuple[int, str, str]:
         for attempt in (1, 2):  # once more on a fresh connection if a kept one was closed
@@ -215,6 +220,8 @@ class Witnessing:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for client in self._clients.values():
+            client.close()
 
 
 def _size(body: str) -> int | None:

@@ -167,7 +167,8 @@ class Witness:
         mark = self._high_water(origin)
         if mark is None or (head is not None and head[0] >= mark[0].size):
             return head
-        checkpoint, note = mark
+        checkpoint, marked = mark
+        note = self._without_own(marked)
         log.warning("witness.restored", origin=origin, store=None if head is None else head[0],
                     high_water=checkpoint.size)
         with self.store.transaction() as tx:
@@ -175,6 +176,14 @@ class Witness:
                                  checkpoint.size, checkpoint.root, note,
                                  self.clock().isoformat())
             return tx.witness_head(origin)
+
+    def _without_own(self, note: str) -> str:
+        """`note` without this witness's own cosignature lines: the note as the log sent it."""
+        text, signatures = split_note(note)
+        lines = [line for line, sig in zip(note[len(text) + 1:].splitlines(keepends=True),
+                                           signatures, strict=True)
+                 if (sig.name, sig.key_id) != (self.cosigner.name, self.cosigner.key_id)]
+        return text + "\n" + "".join(lines)
 
     def _mark_path(self, origin: str) -> Path:
         return self.heads_dir / (hashlib.sha256(origin.encode("utf-8")).hexdigest()[:32]
