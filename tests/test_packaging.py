@@ -41,11 +41,12 @@ def test_layering(package: str) -> None:
     assert not {k: v for k, v in broken.items() if v}
 
 
-def test_docker_compose_file_is_valid() -> None:
+@pytest.mark.parametrize("compose", ["docker-compose.yml", "docker-compose.federation.yml"])
+def test_docker_compose_file_is_valid(compose: str) -> None:
     if shutil.which("docker-compose") is None:
         if os.environ.get("STELE_REQUIRE_COMPOSE") == "1":
             pytest.fail("docker-compose is required here (STELE_REQUIRE_COMPOSE=1)")
         pytest.skip("docker-compose (v1) not installed")
-    done = subprocess.run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"],
+    done = subprocess.run(["docker-compose", "-f", compose, "config", "-q"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

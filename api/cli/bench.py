@@ -19,10 +19,19 @@ from api.cli.common import StoreOptions, emit, store_options
 @click.option("--signatures", default=0, type=click.IntRange(0), show_default=True,
               help="Instead: time N sign events per format against pyHanko alone, signing "
                    "throughput with 1 and 2 workers, and `stele verify` of a typical bundle.")
+@click.option("--witnessing", "witness_seconds", default=0.0, type=click.FloatRange(0),
+              help="Instead: three witnessing nodes and a baseline on loopback, writing for "
+                   "this many seconds each: write-rate cost, ack to cosigned checkpoint, "
+                   "cosigning latency, witness throughput.")
 @store_options
 def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int,
-          http_seconds: float, signatures: int) -> None:
+          http_seconds: float, signatures: int, witness_seconds: float) -> None:
     """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    if witness_seconds:
+        from ledger.bench.witnessing import run_witnessing_bench
+
+        emit(run_witnessing_bench(store.settings(), seconds=witness_seconds))
+        return
     if signatures:
         from ledger.bench.signatures import run_signature_bench
 

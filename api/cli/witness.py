@@ -171,6 +171,30 @@ def federation() -> None:
     """The national federation: regional nodes that witness each other."""
 
 
+@federation.command("init")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), required=True,
+              help="Where each region's data directory and the policies are made.")
+@click.option("--db", "database", default=None, metavar="URL",
+              help="PostgreSQL (a schema per region, <schema>_<region>); default SQLite.")
+@click.option("--url", "urls", multiple=True, required=True, metavar="REGION=URL",
+              help="How the other nodes reach each region (repeat for north, central, south).")
+def federation_init(directory: str, database: str | None, urls: tuple[str, ...]) -> None:
+    """Make the three regions' keys, policies, witness log lists and agency principals, for
+    nodes started elsewhere (docker-compose.federation.yml). Prints each region's agency
+    token once (JSON)."""
+    from ledger.federation.nodes import REGIONS, Federation
+
+    given = dict(u.split("=", 1) for u in urls if "=" in u)
+    if set(given) != set(REGIONS):
+        raise click.BadParameter(f"give --url REGION=URL for each of {', '.join(REGIONS)}",
+                                 param_hint="--url")
+    fed = Federation(Path(directory), ports=dict.fromkeys(REGIONS, 8000), database=database,
+                     urls=given)
+    fed.prepare()
+    emit({r: {"url": n.url, "log": n.log_vkey, "witness": n.witness_vkey, "token": n.token,
+              "policy": str(fed.policy(r))} for r, n in fed.nodes.items()})
+
+
 @federation.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="stele-federation",
               show_default=True, help="Where the three nodes keep their data.")

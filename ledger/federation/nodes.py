@@ -53,10 +53,11 @@ class Node:
     agency: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    base_url: str | None = None  # how the other nodes reach it (default: loopback and port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def policy(self) -> Path:
@@ -183,7 +184,8 @@ class Federation:
     """`root` holds a directory per node and the three policies (`policies/<region>.txt`)."""
 
     def __init__(self, root: Path, *, ports: dict[str, int], database: str | None = None,
-                 checkpoint_interval: float = 0.5, domain: str = "localhost") -> None:
+                 checkpoint_interval: float = 0.5, domain: str = "localhost",
+                 urls: dict[str, str] | None = None) -> None:
         self.root = root
         self.database = database
         self.nodes: dict[str, Node] = {}
@@ -193,7 +195,7 @@ class Federation:
                 region=region, port=ports[region], data_dir=directory,
                 database=self._database(region, directory),
                 origin=f"{region}.{domain}/log", witness_name=f"{region}.{domain}/witness",
-                agency=AGENCIES[region],
+                agency=AGENCIES[region], base_url=(urls or {}).get(region),
                 # A short lease: a node killed and restarted takes its own anchoring and
                 # witnessing leases back within seconds (the default waits two minutes).
                 extra_env={"STELE_CHECKPOINT_INTERVAL": str(checkpoint_interval),
