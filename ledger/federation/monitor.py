@@ -40,7 +40,7 @@ from verifiers.canonical import b64, unb64
 from verifiers.errors import VerificationError
 from verifiers.merkle import verify_consistency
 from verifiers.policy import Policy, PolicyLog, QuorumError, verify_witnessed
-from verifiers.tiles import CHECKPOINT, Fetch, TileReader, http_fetch
+from verifiers.tiles import CHECKPOINT, Fetch, TileMissingError, TileReader, http_fetch
 from verifiers.witness import Equivocation, verify_equivocation
 
 SPLIT_VIEW = "split_view"
@@ -175,6 +175,8 @@ class Monitor:
         try:
             reader = TileReader(f.fetch, f.log.key, checkpoint=note, origin=origin)
             verify_consistency(f.size, size, reader.consistency_proof(f.size), f.root, root)
+        except TileMissingError as exc:  # a tile it could not fetch proves nothing
+            return Finding(UNREACHABLE, origin, True, {"reason": _reason(exc)})
         except VerificationError as exc:
             return Finding(SPLIT_VIEW, origin, True, {
                 "seen_size": f.size, "size": size, "reason": exc.code, **detail})

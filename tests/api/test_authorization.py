@@ -384,6 +384,9 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/log/status"): Rule(PUBLIC, _get("/v1/log/status")),
     ("POST", "/v1/verify"): Rule(PUBLIC, _verify),
     ("GET", "/v1/log/tiles/{path}"): Rule(PUBLIC, _tile),
+    # public; this log has no witnesses, so there is no cosigned checkpoint to answer
+    ("GET", "/v1/log/checkpoint/witnessed"): Rule(PUBLIC, lambda scene, who: Call(
+        "GET", "/v1/log/checkpoint/witnessed", success=404)),
     ("GET", "/v1/principals"): Rule(ADMIN, _get("/v1/principals")),
     ("POST", "/v1/principals"): Rule(ADMIN, lambda scene, who: Call(
         "POST", "/v1/principals", json={"name": "clerk", "role": "agency",
@@ -397,7 +400,7 @@ PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
-    ("GET", "/v1/log/tiles/{path}"),
+    ("GET", "/v1/log/tiles/{path}"), ("GET", "/v1/log/checkpoint/witnessed"),
 }
 
 
