@@ -4,7 +4,7 @@ one log key signed that cannot both be true, with what proves it.
 Request body (https://c2sp.org/tlog-witness): `old <size>\\n`, at most 63 base64 consistency
 proof lines, an empty line, then the signed checkpoint note.
 
-Equivocation evidence (docs/formats.md, "Equivocation evidence") is canonical JSON:
+Equivocation evidence (docs/witness.md, "Equivocation evidence") is canonical JSON:
 
     {"format": "stele-equivocation", "version": 1, "origin": ..., "witness": ...,
      "found_at": ..., "notes": [<note>, <note>], "proof": [<base64>...], "seed": <base64>|null}
