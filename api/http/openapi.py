@@ -40,7 +40,7 @@ def problem_statuses(method: str, path: str) -> set[int]:
     found.add(422)
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
                         "/v1/principals/", "/v1/trust/anchors/", "/v1/log/tiles/")) or (
-            path == "/v1/log/checkpoint"):
+            path in ("/v1/log/checkpoint", "/v1/log/checkpoint/witnessed")):
         found.add(404)
     if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
                                              "/v1/trust/"))) or path.endswith("/evidence"):
