@@ -13,7 +13,6 @@ Verifier keys (vkeys) of cosigners are `<name>+<8 hex key ID>+<base64(0x04 || ke
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,16 +21,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from verifiers.canonical import b64, unb64
+from verifiers.canonical import b64
 from verifiers.errors import MalformedError, NoteError
 from verifiers.note import (
-    _KEY_ID_HEX,
     _SIG_PREFIX,
-    _check_name,
     _check_note_text,
-    _check_public_key,
     _ed25519_public,
-    _utf8,
+    _parse_vkey,
+    _typed_key_id,
     split_note,
 )
 
@@ -73,9 +70,7 @@ class CosignerKey:
 
 def cosigner_key_id(name: str, public_key: bytes) -> bytes:
     """tlog-cosignature "Format": SHA-256(name || 0x0A || 0x04 || public key)[:4]."""
-    encoded = _utf8(_check_name(name), "cosigner name")
-    key = _check_public_key(public_key)
-    return hashlib.sha256(encoded + b"\n" + bytes([ALG_COSIGNATURE_V1]) + key).digest()[:4]
+    return _typed_key_id(name, ALG_COSIGNATURE_V1, public_key, "cosigner name")
 
 
 def cosigner_vkey(name: str, public_key: bytes) -> str:
@@ -87,25 +82,8 @@ def cosigner_vkey(name: str, public_key: bytes) -> str:
 def parse_cosigner_key(text: str) -> CosignerKey:
     """Parse a cosigner vkey: signature type 0x04, a 32-byte key, the key ID its name and key
     give (8 lowercase hex digits)."""
-    if not isinstance(text, str):
-        raise MalformedError("cosigner key must be a string")
-    parts = text.split("+", 2)
-    if len(parts) != 3:
-        raise MalformedError("cosigner key is not <name>+<key id>+<key>")
-    name, hex_id, key64 = parts
-    _check_name(name)
-    if not _KEY_ID_HEX.fullmatch(hex_id):
-        raise MalformedError("cosigner key ID is not 8 lowercase hex digits", key_id=hex_id)
-    encoded = unb64(key64)
-    if not encoded or encoded[0] != ALG_COSIGNATURE_V1:
-        raise MalformedError("cosigner key type is not cosignature/v1 (0x04)",
-                             alg=encoded[0] if encoded else None)
-    public_key = _check_public_key(encoded[1:])
-    kid = cosigner_key_id(name, public_key)
-    if kid.hex() != hex_id:
-        raise MalformedError("cosigner key ID does not match its name and key",
-                             expected=hex_id, found=kid.hex())
-    _ed25519_public(public_key)
+    name, kid, public_key = _parse_vkey(text, ALG_COSIGNATURE_V1, "cosigner key",
+                                        "type is not cosignature/v1 (0x04)")
     return CosignerKey(name=name, key_id=kid, public_key=public_key)
 
 

@@ -139,9 +139,14 @@ def key_id(name: str, public_key: bytes) -> bytes:
     signed-note "Ed25519 signatures":
     key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4].
     """
-    encoded = _utf8(_check_name(name), "key name")
+    return _typed_key_id(name, ALG_ED25519, public_key, "key name")
+
+
+def _typed_key_id(name: str, alg: int, public_key: bytes, what: str) -> bytes:
+    # SHA-256(name || 0x0A || signature type || public key)[:4], for every signature type.
+    encoded = _utf8(_check_name(name), what)
     key = _check_public_key(public_key)
-    return hashlib.sha256(encoded + b"\n" + bytes([ALG_ED25519]) + key).digest()[:4]
+    return hashlib.sha256(encoded + b"\n" + bytes([alg]) + key).digest()[:4]
 
 
 def verifier_key(name: str, public_key: bytes) -> str:
@@ -157,29 +162,38 @@ def parse_verifier_key(text: str) -> VerifierKey:
     one the name and key give. The ID must be 8 lowercase hex digits, as written by
     `verifier_key` and Go (Go's parser would also take upper case).
     """
+    name, kid, public_key = _parse_vkey(text, ALG_ED25519, "verifier key",
+                                        "algorithm is not Ed25519 (0x01)")
+    return VerifierKey(name=name, key_id=kid, public_key=public_key)
+
+
+def _parse_vkey(text: object, alg: int, what: str, wrong_type: str
+                ) -> tuple[str, bytes, bytes]:
+    """`<name>+<8 hex key ID>+<base64(alg || 32-byte Ed25519 key)>` -> (name, key ID, key),
+    the ID checked against the name and key (signed-note "Verifier keys")."""
     if not isinstance(text, str):
-        raise MalformedError("verifier key must be a string")
+        raise MalformedError(f"{what} must be a string")
     # Split at the first two "+": base64 may itself contain "+".
     parts = text.split("+", 2)
     if len(parts) != 3:
-        raise MalformedError("verifier key is not <name>+<key id>+<key>")
+        raise MalformedError(f"{what} is not <name>+<key id>+<key>")
     name, hex_id, key64 = parts
     _check_name(name)
     if not _KEY_ID_HEX.fullmatch(hex_id):
-        raise MalformedError("verifier key ID is not 8 lowercase hex digits", key_id=hex_id)
+        raise MalformedError(f"{what} ID is not 8 lowercase hex digits", key_id=hex_id)
     encoded = unb64(key64)
     if not encoded:
-        raise MalformedError("verifier key has no key data")
-    if encoded[0] != ALG_ED25519:
-        raise MalformedError("verifier key algorithm is not Ed25519 (0x01)", alg=encoded[0])
+        raise MalformedError(f"{what} has no key data")
+    if encoded[0] != alg:
+        raise MalformedError(f"{what} {wrong_type}", alg=encoded[0])
     public_key = _check_public_key(encoded[1:])
-    kid = key_id(name, public_key)
+    kid = _typed_key_id(name, alg, public_key, "key name")
     if kid.hex() != hex_id:
         raise MalformedError(
-            "verifier key ID does not match its name and key", expected=hex_id, found=kid.hex()
+            f"{what} ID does not match its name and key", expected=hex_id, found=kid.hex()
         )
     _ed25519_public(public_key)  # refuse a key that cannot be used, here rather than later
-    return VerifierKey(name=name, key_id=kid, public_key=public_key)
+    return name, kid, public_key
 
 
 def _ed25519_public(public_key: bytes) -> Ed25519PublicKey:
