@@ -23,7 +23,16 @@ $(UV): requirements/uv.txt
 		-r requirements/uv.txt
 	touch $@
 
-$(BIN)/.installed: pyproject.toml uv.lock $(UV)
+# eark-validator, the outside validator of E-ARK packages, in an environment of its own (it pins
+# an lxml that pyHanko cannot use); the tests run it as a separate program.
+EARK := $(TOOLS)/eark-validator
+$(EARK)/.installed: requirements/eark-validator.txt
+	$(PYTHON) -m venv $(EARK)
+	$(EARK)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements/eark-validator.txt
+	touch $@
+
+$(BIN)/.installed: pyproject.toml uv.lock $(UV) $(EARK)/.installed
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) --quiet
 	touch $@
 

@@ -66,6 +66,10 @@ class ChainedAggregate(Aggregate):
                 object.__setattr__(self, _CANONICAL, cached)
             return cached
 
+        def expected_prev(self, aggregate: Any) -> str | None:
+            """What `prev` must be: the aggregate's head (null for its first event)."""
+            return aggregate.head if aggregate is not None else None
+
         def mutate(self, aggregate: Any) -> Any:
             # Hash first: an event that cannot be hashed (bad data, a naive time) is refused
             # before it changes anything.
@@ -75,7 +79,7 @@ class ChainedAggregate(Aggregate):
                 raise InvalidInputError(
                     f"event data is not valid JSON for hashing: {exc.message}", **exc.evidence
                 ) from None
-            expected = aggregate.head if aggregate is not None else None
+            expected = self.expected_prev(aggregate)
             if self.prev != expected:
                 raise ChainError(
                     "event does not link to the previous event",

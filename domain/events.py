@@ -11,7 +11,7 @@ from domain.trust import TrustAnchor
 EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
     cls.TYPE: cls
     for cls in (
-        Record.Created, Record.Signed, Record.Filed, Record.TransferInitiated,
+        Record.Created, Record.Received, Record.Signed, Record.Filed, Record.TransferInitiated,
         Record.TransferReceived, Record.TransferRejected, Record.AccessChanged,
         Record.Appraised, Record.HoldPlaced,
         Record.HoldReleased, Record.DestructionApproved, Record.Destroyed,
@@ -27,6 +27,7 @@ _PREMIS = "http://id.loc.gov/vocabulary/preservation/eventType/"
 # (appraisal and holds are records-management acts that PREMIS does not name).
 PREMIS_EVENT_TYPES: dict[str, str | None] = {
     "record.created": _PREMIS + "cre",  # creation
+    "record.received": _PREMIS + "acc",  # accession: the first event on the receiving log
     "record.signed": _PREMIS + "dig",  # digital signature generation
     "record.filed": None,
     "record.transfer_initiated": _PREMIS + "tra",  # transfer

@@ -104,6 +104,33 @@ class Record(ChainedAggregate):
             aggregate.destruction = None
             aggregate.destroyed = False
 
+    class Received(Event, ChainedAggregate.Created):
+        """The first event of a record on the archive that received it from another log: the
+        record's state as the sender's proven events left it, and where they are. Its `prev`
+        is the hash of the sender's last event in the package, so the chain runs on across
+        the two logs from the agency's `record.created`."""
+
+        TYPE: ClassVar[str] = "record.received"
+        metadata: dict[str, Any]
+        retention: Retention
+        schedule: str
+        content: dict[str, Any]
+        custodian: str
+        source: dict[str, Any]
+        signatures: list[dict[str, Any]]
+        dossier: dict[str, str] | None
+
+        def expected_prev(self, aggregate: Any) -> str | None:
+            # The sender's last event, which this log does not hold: the link is checked by
+            # the receiving service (against the verified package) and by every verifier
+            # (against the sender's bundle that the record's bundle carries).
+            return str(self.source["head"]) if aggregate is None else aggregate.head
+
+        def apply(self, aggregate: Any) -> None:
+            Record.Created.apply(self, aggregate)  # type: ignore[arg-type]
+            aggregate.signatures = [dict(s) for s in self.signatures]
+            aggregate.dossier = None if self.dossier is None else dict(self.dossier)
+
     class Signed(Event):
         TYPE: ClassVar[str] = "record.signed"
         format: str
@@ -158,6 +185,7 @@ class Record(ChainedAggregate):
         package_digest: str
         counts: dict[str, int]
         content_digest: str
+        receipt: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.custodian = aggregate.transfer["destination"]
@@ -169,6 +197,7 @@ class Record(ChainedAggregate):
         TYPE: ClassVar[str] = "record.transfer_rejected"
         transfer: str
         reason: str
+        receipt: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.transfer = None
@@ -287,6 +316,28 @@ class Record(ChainedAggregate):
                 "media_type": check_text(content["media_type"], "content.media_type", max_len=255),
             },
             custodian=actor.agency,
+        )
+
+    @classmethod
+    def receive(cls, *, actor: Actor, at: datetime, events: list[dict[str, Any]],
+                source: dict[str, Any]) -> Record:
+        """Open the record on the archive that received it: `events` are the sender's
+        envelopes of its history (already proven against the sender's pinned log key),
+        `source` says where they are (origin, transfer, package digest, checkpoint, the leaf
+        index of each, the digest of the sender's bundle). The state carried over is what
+        those events made of the record; custody is the receiving agency's."""
+        check_agency_code(actor.agency, "actor.agency")
+        state = carried_state(events)
+        if events[-1]["version"] != len(events) or not isinstance(source.get("leaves"), list) \
+                or len(source["leaves"]) != len(events):
+            raise errors.InvalidInputError("source must give the leaf index of every event",
+                                           events=len(events))
+        return cls._create(
+            cls.Received, id=UUID(events[0]["record"]), timestamp=at, actor=actor.as_dict(),
+            prev=check_text(source.get("head"), "source.head", max_len=100),
+            metadata=state["metadata"], retention=state["retention"],
+            schedule=state["schedule"], content=state["content"], custodian=actor.agency,
+            source=dict(source), signatures=state["signatures"], dossier=state["dossier"],
         )
 
     # -- derived state --------------------------------------------------------------------
@@ -413,6 +464,23 @@ class Record(ChainedAggregate):
         counts: dict[str, int],
         legal_basis: dict[str, str] | None = None,
     ) -> None:
+        self.check_may_transfer(actor, destination, destination_kind)
+        self._next(
+            self.TransferInitiated,
+            actor=actor.as_dict(),
+            timestamp=at,
+            transfer=check_text(transfer, "transfer", max_len=100),
+            destination=destination,
+            destination_kind=destination_kind,
+            registration=check_text(registration, "registration", max_len=100),
+            package_digest=check_digest(package_digest, "package_digest"),
+            counts=check_counts(counts),
+            legal_basis=check_legal_basis(legal_basis),
+        )
+
+    def check_may_transfer(self, actor: Actor, destination: str, destination_kind: str) -> None:
+        """The rules of `initiate_transfer` that need no package: checked before one is
+        built."""
         self._custodian(actor)
         self._alive()
         if self.transfer is not None:
@@ -428,18 +496,6 @@ class Record(ChainedAggregate):
                 "declassify the record before it goes to a historical archive",
                 access=self.metadata["access"],
             )
-        self._next(
-            self.TransferInitiated,
-            actor=actor.as_dict(),
-            timestamp=at,
-            transfer=check_text(transfer, "transfer", max_len=100),
-            destination=destination,
-            destination_kind=destination_kind,
-            registration=check_text(registration, "registration", max_len=100),
-            package_digest=check_digest(package_digest, "package_digest"),
-            counts=check_counts(counts),
-            legal_basis=check_legal_basis(legal_basis),
-        )
 
     def _pending(self, actor: Actor, transfer: str) -> dict[str, Any]:
         # Who first: only the destination of a pending transfer learns anything about it.
@@ -460,9 +516,11 @@ class Record(ChainedAggregate):
         package_digest: str,
         counts: dict[str, int],
         content_digest: str,
+        receipt: str,
     ) -> None:
         """Custody changes here, and only when the receiver's recomputed digests and counts
-        match what was sent (Circular 05/2025 Art. 23)."""
+        match what was sent (Circular 05/2025 Art. 23). `receipt`: the digest of the
+        receiver's signed receipt, which the ledger verified and keeps."""
         pending = self._pending(actor, transfer)
         counts = check_counts(counts)
         check_digest(package_digest, "package_digest")
@@ -482,13 +540,15 @@ class Record(ChainedAggregate):
         self._next(
             self.TransferReceived, actor=actor.as_dict(), timestamp=at, transfer=transfer,
             package_digest=package_digest, counts=counts, content_digest=content_digest,
+            receipt=check_digest(receipt, "receipt"),
         )
 
-    def reject_transfer(self, *, actor: Actor, at: datetime, transfer: str, reason: str) -> None:
+    def reject_transfer(self, *, actor: Actor, at: datetime, transfer: str, reason: str,
+                        receipt: str) -> None:
         self._pending(actor, transfer)
         self._next(
             self.TransferRejected, actor=actor.as_dict(), timestamp=at, transfer=transfer,
-            reason=check_text(reason, "reason"),
+            reason=check_text(reason, "reason"), receipt=check_digest(receipt, "receipt"),
         )
 
     def change_access(
@@ -638,3 +698,38 @@ class Record(ChainedAggregate):
             decision=self.destruction["decision"], minutes=check_text(minutes, "minutes"),
             replicas_purged=check_positive_int(replicas_purged, "replicas_purged", zero=True),
         )
+
+
+def carried_state(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a record's history (decoded envelopes, in order) made of it, as a receiving
+    archive takes it over: metadata (with access changes), retention and schedule (with
+    appraisals), content, signatures, dossier. The history must start with the record's
+    creation, be the record's own, and leave it alive with no transfer under way."""
+    if not events or events[0].get("type") != "record.created":
+        raise errors.InvalidInputError("a received history starts with record.created")
+    created = events[0]["data"]
+    meta = check_metadata(created["metadata"])
+    if str(_registration_id(meta)) != events[0]["record"]:
+        raise errors.InvalidInputError("the record's id is not its registration's",
+                                       record=events[0]["record"])
+    state: dict[str, Any] = {
+        "metadata": meta, "retention": check_retention(created["retention"]),
+        "schedule": created["schedule"], "content": dict(created["content"]),
+        "signatures": [], "dossier": None,
+    }
+    for event in events[1:]:
+        kind, data = event["type"], event["data"]
+        if kind == "record.signed":
+            state["signatures"].append({
+                "version": event["version"], "signer_class": data["signer_class"],
+                "signer": data["signer"], "verdict": data["validation"]["verdict"]})
+        elif kind == "record.filed":
+            state["dossier"] = {"id": data["dossier"], "code": data["dossier_code"]}
+        elif kind == "record.access_changed":
+            state["metadata"] = dict(state["metadata"], access=data["access"])
+        elif kind == "record.appraised":
+            state["retention"] = data["retention"]
+        elif kind in ("record.destroyed", "record.transfer_initiated"):
+            raise errors.InvalidInputError(
+                f"a record whose history ends with {kind} cannot be received", type=kind)
+    return state

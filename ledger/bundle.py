@@ -16,15 +16,17 @@ import hashlib
 import io
 import json
 import zipfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import CorruptStoreError, NotAnchoredError
 from ledger.log.tree import consistency_proof, inclusion_proof
-from ledger.service import Ledger
 from ledger.store.tables import Tx
 from verifiers.bundle import FORMAT, VERSION
 from verifiers.canonical import b64, canonical_bytes, utc_iso
 from verifiers.merkle import leaf_hash
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
 
 
 def blob_path(digest: str) -> str:
@@ -91,6 +93,11 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
     document = None
     if with_content and content and ledger.content.has(content["digest"]):
         document = out.add("document", ledger.content.get(content["digest"]), "document")
+    first = described["events"][0]["event"]
+    source = None  # a received record: the sender's bundle, which its history continues
+    if first["type"] == "record.received":
+        source = out.add("source/bundle.zip", ledger.content.get(first["data"]["source"]["bundle"]),
+                         "source_bundle")
     manifest = {
         "format": FORMAT, "version": VERSION, "record": described["id"],
         "kind": described["kind"], "origin": ledger.settings.origin,
@@ -103,6 +110,8 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
     }
     if witnessed is not None:
         manifest["witnessed"] = witnessed
+    if source is not None:
+        manifest["source"] = source
     return out.close(manifest)
 
 

@@ -14,6 +14,8 @@ from ledger.errors import ConfigError
 DEFAULT_DATA_DIR = "stele-data"
 DEFAULT_ORIGIN = "stele.localhost/log"
 DEFAULT_MAX_CONTENT_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_PACKAGE_BYTES = 64 * 1024**3
+DEFAULT_MAX_PACKAGE_FILES = 1_000_000
 MIN_IDEMPOTENCY_HOURS = 24  # a client's retries over a day's outage still find their answer
 
 
@@ -191,6 +193,12 @@ class Settings:
     witness_name: str = ""
     witness_logs: Path | None = None
     witness_policy: Path | None = None
+    # Transfers between archives: the peer logs this node takes packages and receipts from
+    # (the `log` lines of a tlog-policy file: their pinned keys), and the limits on a package
+    # received (bytes uncompressed, files).
+    peer_logs: Path | None = None
+    max_package_bytes: int = DEFAULT_MAX_PACKAGE_BYTES
+    max_package_files: int = DEFAULT_MAX_PACKAGE_FILES
 
     @property
     def tiles_dir(self) -> Path:
@@ -259,6 +267,11 @@ class Settings:
             rate_limit=rate_limit,
             idempotency_hours=idempotency_hours,
             tiles=Path(env["STELE_TILES_DIR"]) if env.get("STELE_TILES_DIR") else None,
+            peer_logs=Path(env["STELE_PEER_LOGS"]) if env.get("STELE_PEER_LOGS") else None,
+            max_package_bytes=_whole_number(env, "STELE_MAX_PACKAGE_BYTES",
+                                            DEFAULT_MAX_PACKAGE_BYTES),
+            max_package_files=_whole_number(env, "STELE_MAX_PACKAGE_FILES",
+                                            DEFAULT_MAX_PACKAGE_FILES),
             **_witnessing(env, origin),
         )
 

@@ -107,3 +107,37 @@ class LeaseLostError(LedgerError):
 
 class NothingToRenewError(LedgerError):
     code = "nothing_to_renew"
+
+
+class PeerNotPinnedError(LedgerError):
+    """A transfer names a peer log that this node's trust list (STELE_PEER_LOGS) lacks."""
+
+    code = "peer_not_pinned"
+
+
+class DossierOpenError(LedgerError):
+    """Only closed dossiers are transferred: their membership is sealed."""
+
+    code = "dossier_open"
+
+
+class TransferNotFoundError(NotFoundError):
+    code = "transfer_not_found"
+
+
+class ReceiptMismatchError(LedgerError):
+    """A receipt that answers another transfer, or that another log signed."""
+
+    code = "receipt_transfer_mismatch"
+
+
+class TransferRejectedError(LedgerError):
+    """The receiving node refused a package: `code` says why, `receipt` is its signed
+    rejection (None when the package named no transfer it could answer)."""
+
+    code = "transfer_rejected"
+
+    def __init__(self, code: str, message: str, receipt: str | None, **evidence: object) -> None:
+        super().__init__(message, **evidence)
+        self.code = code  # the reason's own stable code (docs/transfers.md)
+        self.receipt = receipt

@@ -257,9 +257,6 @@ ACTIONS: dict[str, Handler] = {
     "record.file": _file,
     "dossier.open": _open_dossier,
     "dossier.close": _close_dossier,
-    "record.transfer.initiate": _on_record("initiate_transfer"),
-    "record.transfer.receive": _on_record("receive_transfer"),
-    "record.transfer.reject": _on_record("reject_transfer"),
     "record.access.change": _on_record("change_access"),
     "record.appraise": _on_record("appraise"),
     "record.hold.place": _on_record("place_hold"),
@@ -273,6 +270,26 @@ ACTIONS: dict[str, Handler] = {
 }
 
 
+def _receive(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+             events: list[dict[str, Any]], source: dict[str, Any]) -> None:
+    """Open a record received from another log (its proven history, and where it is)."""
+    record = Record.receive(actor=actor, at=at, events=events, source=source)
+    uow.new(record, "record")
+    uow.contents.append(record.content["digest"])
+
+
+# Actions that only the ledger's own services issue, after the checks that are theirs: a
+# transfer is initiated with the package the transfer service built, answered with a receipt
+# it verified, and a received record is opened from a package it re-proved. No API route,
+# batch or CLI command takes them.
+SERVICE_ACTIONS: dict[str, Handler] = {
+    "record.transfer.initiate": _on_record("initiate_transfer"),
+    "record.transfer.receive": _on_record("receive_transfer"),
+    "record.transfer.reject": _on_record("reject_transfer"),
+    "record.receive": _receive,
+}
+
+
 def _keyword_signature(handler: Handler) -> inspect.Signature:
     signature = getattr(handler, "__signature__", None) or inspect.signature(handler)
     own = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
@@ -281,7 +298,7 @@ def _keyword_signature(handler: Handler) -> inspect.Signature:
 
 # The params each action takes: checked before its handler runs, and shown by the CLI.
 ACTION_PARAMS: dict[str, inspect.Signature] = {
-    action: _keyword_signature(handler) for action, handler in ACTIONS.items()
+    action: _keyword_signature(handler) for action, handler in (ACTIONS | SERVICE_ACTIONS).items()
 }
 # (required, allowed) names per action: a set check is ten times cheaper than Signature.bind.
 _PARAM_NAMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -293,8 +310,8 @@ _PARAM_NAMES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 
-def _bind(action: str, params: dict[str, Any]) -> Handler:
-    handler = ACTIONS.get(action)
+def _bind(action: str, params: dict[str, Any], service: bool) -> Handler:
+    handler = ACTIONS.get(action) or (SERVICE_ACTIONS.get(action) if service else None)
     if handler is None:
         raise InvalidInputError(f"unknown action {action!r}", known=sorted(ACTIONS))
     required, allowed = _PARAM_NAMES[action]
@@ -322,15 +339,17 @@ class Records:
 
     def execute(self, actor: Actor, commands: Sequence[Command], *,
                 also: Callable[[list[WrittenEvent]], Statements] | None = None,
-                ) -> list[WrittenEvent]:
+                service: bool = False) -> list[WrittenEvent]:
         """Apply `commands` in order, all or nothing; return the new events. `also` gives
-        statements to run in the transaction that saves them (the answer to store)."""
+        statements to run in the transaction that saves them (the answer to store).
+        `service`: the caller is one of the ledger's services, which may issue
+        SERVICE_ACTIONS."""
         if not commands:
             raise InvalidInputError("no commands")
         at = self.clock()
         uow = _UnitOfWork(self.app, self.content, self.intake, dev=self.settings.dev)
         for command in commands:
-            handler = _bind(command.action, command.params)
+            handler = _bind(command.action, command.params, service)
             handler(uow, actor, at, command.expected_version, **command.params)
         pending = [e for a in uow.touched.values() for e in a.collect_events()]
         written = [_written(e) for e in pending]
@@ -363,7 +382,8 @@ class Records:
 
     def do(self, actor: Actor, action: str, expected_version: int | None = None,
            **params: Any) -> list[WrittenEvent]:
-        return self.execute(actor, [Command(action, params, expected_version)])
+        """One command, from in-process code (the services, the demo): SERVICE_ACTIONS too."""
+        return self.execute(actor, [Command(action, params, expected_version)], service=True)
 
     def put_content(self, data: bytes, *, agency: str, expected: str | None = None) -> str:
         """Store a document that `agency` presents (for its records to name)."""

@@ -4,6 +4,7 @@ that callers use, each for one concern:
 - `records` (ledger/records.py): writes (commands, all or nothing) and reads of records;
 - `log` (ledger/log/service.py): integration, checkpoints, proofs, status, the audit;
 - `longterm` (ledger/longterm/service.py): anchoring, renewal, the roots that vouch;
+- `transfers` (ledger/transfer/service.py): packages sent to and received from peer logs;
 - `trust` (the trust-anchor registry), `principals` (who may call the API), `content`.
 """
 
@@ -28,6 +29,7 @@ from ledger.store.content import ContentStore
 from ledger.store.idempotency import Idempotency
 from ledger.store.recorders import recorder_env
 from ledger.store.tables import LogStore
+from ledger.transfer.service import Transfers
 from ledger.trust.registry import TrustRegistry
 from ledger.trust.signatures import SignatureIntake
 from ledger.witness.service import Witness, load_witnessed_logs
@@ -85,6 +87,7 @@ class Ledger:
                        clock=self.clock)
         self.records = Records(settings=settings, clock=self.clock, store=self.store,
                                app=self.app, content=self.content, intake=self.intake)
+        self.transfers = Transfers(self)
 
     def _check_identity(self) -> None:
         """A log has one origin and one checkpoint key, for life: refuse to sign its

@@ -5,6 +5,9 @@ The steps follow the format's order; each adds checks to one report, and none ra
 it finds:
 (1) the manifest and the files it lists (SHA-256, size and kind of each);
 (2) the record's events: every hash and `prev` link, from `created` to the last;
+(2b) for a record received from another log, the sender's bundle it carries, verified in full
+    against the caller's key for that log, and the link from its last event to this log's
+    `record.received`;
 (3) the log key: the caller's pinned key. The bundle's own key is what the bundle says of
     itself (a forger's names the forger's), so without a pin nothing is PASSED: the notes are
     checked against it for consistency only, and the checks say `log_key_not_pinned`;
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from verifiers.canonical import b64, unb64, utc_iso
+from verifiers.canonical import b64, event_hash, unb64, utc_iso
 from verifiers.certs import certificate_facts, fingerprint
 from verifiers.chain import verify_chain
 from verifiers.errors import MalformedError, NoteError, VerificationError
@@ -48,7 +51,8 @@ from verifiers.signature import Revocation, validate_signature
 FORMAT = "stele-evidence-bundle"
 VERSION = 1
 KINDS = ("event", "inclusion_proof", "checkpoint", "timestamp", "evidence_record", "signature",
-         "certificate", "crl", "ocsp", "anchor", "document")
+         "certificate", "crl", "ocsp", "anchor", "document", "source_bundle")
+RECEIVED = "record.received"
 MAX_BUNDLE = 2**31  # bytes uncompressed: a bundle is a record, not an archive
 
 
@@ -76,6 +80,7 @@ class _Run:
     document: bytes | None
     pinned_key: str | None = None
     policy: Policy | None = None
+    source_keys: Mapping[str, str] = field(default_factory=dict)
     extra_crls: list[bytes] = field(default_factory=list)
     extra_ocsps: list[bytes] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
@@ -109,7 +114,8 @@ class _Run:
 def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], at: datetime,
                   document: bytes | None = None, log_key: str | None = None,
                   crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = (),
-                  witness_policy: Policy | None = None) -> Report:
+                  witness_policy: Policy | None = None,
+                  source_keys: Mapping[str, str] | None = None) -> Report:
     """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
     trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key (without
     it the bottom line is at best INDETERMINATE, `log_key_not_pinned`: the bundle's own key
@@ -117,11 +123,13 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
     after the signing: a revocation after the proof of existence does not matter, one before
     it does); `witness_policy` (the caller's) requires the quorum's cosignatures on the
     bundle's witnessed checkpoint, and pins the log key it lists when `log_key` is not
-    given."""
+    given; `source_keys` (origin -> verifier key) pins the logs a received record came from:
+    its bundle carries the sender's bundle, verified against that key (step 2b)."""
     run = _Run(files, trust_roots, at, document, pinned_key=log_key, policy=witness_policy,
-               extra_crls=list(crls), extra_ocsps=list(ocsps))
-    for step in (_manifest, _events, _log_key, _checkpoints, _witnessed, _inclusion, _evidence,
-                 _signatures, _document):
+               source_keys=dict(source_keys or {}), extra_crls=list(crls),
+               extra_ocsps=list(ocsps))
+    for step in (_manifest, _events, _source, _log_key, _checkpoints, _witnessed, _inclusion,
+                 _evidence, _signatures, _document):
         try:
             step(run)
         except _Stop:
@@ -213,7 +221,8 @@ def _events(run: _Run) -> None:
         run.fail("events.chain", exc.code, exc.message, **exc.evidence)
         raise _Stop from None
     first = envelopes[0]["type"]
-    if first not in ("record.created", "dossier.opened") and not first.startswith("trust."):
+    if first not in ("record.created", RECEIVED, "dossier.opened") \
+            and not first.startswith("trust."):
         run.fail("events.chain", "chain_incomplete", f"the history starts with {first}, "
                  "not with the record's creation", first=first)
         raise _Stop
@@ -229,6 +238,55 @@ def _events(run: _Run) -> None:
     # What the proven events say, not what the (unsigned) manifest claims.
     run.summary.update(kind="dossier" if first == "dossier.opened" else "record",
                        destroyed=_destroyed(run))
+
+
+# (2b) -----------------------------------------------------------------------------------------
+def _source(run: _Run) -> None:
+    """A record received from another log starts here with `record.received`, whose `prev` is
+    the sender's last event: the bundle carries the sender's bundle (the one the receiving
+    archive re-proved, named by its digest in that event), verified here in full against the
+    caller's key for the source log, and linked to this history event by event."""
+    first = run.events[1]
+    if first["type"] != RECEIVED:
+        return
+    source = first["data"].get("source")
+    if not isinstance(source, dict):
+        run.fail("source.bundle", "malformed", "the received event names no source")
+        return
+    data = run.file(run.manifest.get("source"))
+    if data is None:
+        run.fail("source.bundle", "source_missing", "the bundle lacks the sender's bundle "
+                 "that the received record's history continues")
+        return
+    if _digest(data) != source.get("bundle"):
+        run.fail("source.bundle", "source_digest_mismatch", "the sender's bundle is not the "
+                 "one the receiving log registered", expected=source.get("bundle"),
+                 found=_digest(data))
+        return
+    origin = str(source.get("origin"))
+    nested_files = read_bundle(data)
+    document = run.document if run.document is not None else run.file(
+        run.manifest.get("document"))
+    nested = verify_bundle(nested_files, trust_roots=run.trust_roots, at=run.at,
+                           document=document, log_key=run.source_keys.get(origin),
+                           crls=run.extra_crls, ocsps=run.extra_ocsps,
+                           source_keys=run.source_keys)
+    run.checks.extend(Check("source." + c.name, c.verdict, c.code, c.message, c.evidence)
+                      for c in nested.checks)
+    manifest = json.loads(nested_files["manifest.json"])
+    raw = [nested_files[e["event"]] for e in manifest["events"]]
+    leaves = [json.loads(nested_files[e["proof"]])["leaf_index"] for e in manifest["events"]]
+    link = {"record": manifest.get("record") == run.manifest.get("record"),
+            "origin": manifest.get("origin") == origin,
+            "prev": b64(event_hash(raw[-1])) == first["prev"],
+            "leaves": leaves == source.get("leaves")}
+    if all(link.values()):
+        run.ok("source.link", origin=origin, events=len(raw))
+    else:
+        run.fail("source.link", "source_link_broken", "the received event does not continue "
+                 "the sender's history", broken=sorted(k for k, ok in link.items() if not ok))
+    run.summary["source"] = {"origin": origin, "events": nested.summary.get("events"),
+                             "log_key": nested.summary.get("log_key")}
 
 
 # (3) ------------------------------------------------------------------------------------------

@@ -36,6 +36,22 @@ def parse_envelope(event: bytes) -> dict[str, Any]:
     return value
 
 
+RECEIVED = "record.received"  # a record's first event on the log of the archive it moved to
+
+
+def _source_head(envelope: dict[str, Any]) -> str | None:
+    """What a record's first event on this log links to: nothing, or, for a record received
+    from another log, the sender's last event (`data.source.head`), which only the sender's
+    bundle can show (verifiers/bundle.py checks that link)."""
+    if envelope["type"] != RECEIVED:
+        return None
+    source = envelope["data"].get("source") if isinstance(envelope["data"], dict) else None
+    head = source.get("head") if isinstance(source, dict) else None
+    if not isinstance(head, str):
+        raise MalformedError("a received record's first event names no source head")
+    return head
+
+
 class ChainFollower:
     """Follows every record's chain through a stream of events."""
 
@@ -48,7 +64,7 @@ class ChainFollower:
         record, version, prev = envelope["record"], envelope["version"], envelope["prev"]
         head = self.heads.get(record)
         expected_version = 1 if head is None else head[0] + 1
-        expected_prev = None if head is None else head[1]
+        expected_prev = head[1] if head is not None else _source_head(envelope)
         if version != expected_version:
             raise ChainError(
                 "event version does not follow the previous one",

@@ -25,6 +25,7 @@ from api.cli.log import audit, log, renew
 from api.cli.principals import principal
 from api.cli.records import record
 from api.cli.serve import serve, tsa, worker
+from api.cli.transfer import transfer
 from api.cli.trust import trust
 from api.cli.verify import verify
 from api.cli.witness import federation, monitor, witness
@@ -37,7 +38,7 @@ def cli() -> None:
 
 
 for command in (demo, audit, log, record, trust, dev_pki, evidence, verify, serve, principal,
-                renew, tsa, bench, worker, witness, monitor, federation):
+                renew, tsa, bench, worker, witness, monitor, federation, transfer):
     cli.add_command(command)
 
 

@@ -81,13 +81,19 @@ def tsa_serve(port: int, data_dir: str) -> None:
 
 @tsa.command("cert")
 @click.option("--data-dir", envvar="STELE_DATA_DIR", default="stele-data", show_default=True)
-def tsa_cert(data_dir: str) -> None:
+@click.option("--root", "root_only", is_flag=True,
+              help="Only the root: what another node's committee registers to trust it.")
+def tsa_cert(data_dir: str, root_only: bool) -> None:
     """The TSA certificate, then its root, as PEM (made on first use)."""
     from pathlib import Path
 
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     from ledger.dev.tsa import load_or_create
 
-    sys.stdout.write(load_or_create(Path(data_dir) / "tsa").chain_pem().decode())
+    identity = load_or_create(Path(data_dir) / "tsa")
+    sys.stdout.write((identity.root.public_bytes(Encoding.PEM) if root_only
+                      else identity.chain_pem()).decode())
 
 
 @click.command()

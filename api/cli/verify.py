@@ -40,10 +40,14 @@ from verifiers.report import Report, Verdict
               help="The log's witness policy (C2SP tlog-policy), pinned: the bundle's "
                    "witnessed checkpoint must carry its quorum of cosignatures. Its log line "
                    "pins the log key when --log-key is not given.")
+@click.option("--source-log-key", "source_log_keys", multiple=True,
+              help="The published key of a log a received record came from (another "
+                   "archive's node), pinned: the sender's history the bundle carries is "
+                   "verified against it (repeat for several).")
 @click.option("--json", "as_json", is_flag=True, help="The full report as JSON.")
 def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
            crls: tuple[Any, ...], ocsps: tuple[Any, ...], at_text: str | None,
-           policy_file: Any, as_json: bool) -> None:
+           policy_file: Any, source_log_keys: tuple[str, ...], as_json: bool) -> None:
     """Verify an evidence BUNDLE offline. Exit 0 PASSED, 1 FAILED, 2 INDETERMINATE,
     3 bad input."""
     from verifiers.bundle import read_bundle, verify_bundle
@@ -53,6 +57,7 @@ def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
     if log_key is not None:
         log_key = _key(log_key)
     policy = _policy(policy_file.read()) if policy_file is not None else None
+    sources = {k.split("+", 1)[0]: k for k in (_key(k) for k in source_log_keys)}
     try:
         files = read_bundle(bundle.read())
     except VerificationError as exc:
@@ -60,7 +65,8 @@ def verify(bundle: Any, document: Any, trust_file: Any, log_key: str | None,
     report = verify_bundle(files, trust_roots=roots, at=at,
                            document=document.read() if document is not None else None,
                            log_key=log_key, crls=[f.read() for f in crls],
-                           ocsps=[f.read() for f in ocsps], witness_policy=policy)
+                           ocsps=[f.read() for f in ocsps], witness_policy=policy,
+                           source_keys=sources)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, sort_keys=True))
     else:

@@ -28,7 +28,17 @@ from api.http.problems import (
     unexpected_error,
     validation_error,
 )
-from api.http.routes import content, log, principals, records, tiles, trust, verify, witness
+from api.http.routes import (
+    content,
+    log,
+    principals,
+    records,
+    tiles,
+    transfers,
+    trust,
+    verify,
+    witness,
+)
 from api.http.worker import LogWorker
 from domain.errors import DomainError
 from ledger.config import Settings
@@ -89,7 +99,8 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.add_exception_handler(Exception, unexpected_error)
     # Inside out: bodies bounded and parsed strictly, then (before any body is read) the rate
     # limit, then the request's id, log line and last-resort error answer.
-    app.add_middleware(BoundedBody, content_limit=settings.max_content_bytes)
+    app.add_middleware(BoundedBody, content_limit=settings.max_content_bytes,
+                       package_limit=settings.max_package_bytes)
     app.state.rate_limits = (TokenBuckets(settings.rate_limit) if settings.rate_limit
                              else None)
     if app.state.rate_limits is not None:
@@ -128,7 +139,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
                         media_type="application/json")
 
     for router in (records.router, content.router, log.router, verify.router,
-                   principals.router, trust.router, tiles.router):
+                   principals.router, trust.router, tiles.router, transfers.router):
         app.include_router(router)
     if settings.witness:
         app.include_router(witness.router)

@@ -1,8 +1,9 @@
 """What a request may make the server do, checked before any route runs.
 
 - `BoundedBody`: a request body is bounded by the bytes actually received, not by what
-  Content-Length says: MAX_JSON_BYTES for every route but the streamed upload, which has its own
-  limit (`Settings.max_content_bytes`). A JSON body is read up to its limit (413 `too_large` as
+  Content-Length says: MAX_JSON_BYTES for every route but the streamed uploads, which have their
+  own limits (`Settings.max_content_bytes` for a document, `max_package_bytes` for a transfer
+  package). A JSON body is read up to its limit (413 `too_large` as
   soon as it passes it, without reading the rest), then parsed strictly (`parse_json`: 422
   `invalid_json`) and handed on to the route.
 - `PublicRateLimit`: callers without a valid token get, per client address, a token bucket on
@@ -33,8 +34,9 @@ from ledger.config import RateLimit
 
 MAX_JSON_BYTES = 4 * 1024 * 1024  # a batch of 1,000 actions fits
 MAX_JSON_DEPTH = 32  # nested objects and arrays; an action's body needs fewer than 10
-# Routes that read their body as a stream, under their own limit (Settings.max_content_bytes).
-STREAMED = frozenset({("POST", "/v1/content")})
+# Routes that read their body as a stream, under their own limit: a document
+# (Settings.max_content_bytes), a transfer package (Settings.max_package_bytes).
+STREAMED = {("POST", "/v1/content"): "content", ("POST", "/v1/transfers/incoming"): "package"}
 # The public operations a caller without a token is rate-limited on: all but health checks.
 # Not health checks, nor the witness's add-checkpoint (logs call it after every checkpoint).
 RATE_LIMITED = frozenset(op for op in PUBLIC
@@ -132,16 +134,18 @@ def too_large(limit: int) -> ApiError:
 
 
 class BoundedBody:
-    def __init__(self, app: ASGIApp, *, content_limit: int,
+    def __init__(self, app: ASGIApp, *, content_limit: int, package_limit: int,
                  json_limit: int = MAX_JSON_BYTES) -> None:
-        self.app, self.content_limit, self.json_limit = app, content_limit, json_limit
+        self.app, self.json_limit = app, json_limit
+        self.limits = {"content": content_limit, "package": package_limit}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        streamed = (scope["method"], scope["path"]) in STREAMED
-        limit = self.content_limit if streamed else self.json_limit
+        kind = STREAMED.get((scope["method"], scope["path"]))
+        streamed = kind is not None
+        limit = self.json_limit if kind is None else self.limits[kind]
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:

@@ -28,9 +28,6 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "record.file": WRITERS,
     "dossier.open": WRITERS,
     "dossier.close": WRITERS,
-    "record.transfer.initiate": WRITERS,
-    "record.transfer.receive": WRITERS,
-    "record.transfer.reject": WRITERS,
     "record.access.change": WRITERS,
     "record.appraise": WRITERS,
     # Inspectors on any record; agencies and archives on the records they hold (domain rule).
@@ -44,6 +41,11 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "trust.reinstate": frozenset({"committee"}),
     "trust.retire": frozenset({"committee"}),
 }
+
+# Transfers: the custodian initiates one, exports its package and records the receiver's
+# receipt; the destination's agency or archive receives a package (custody is the domain's
+# rule, the destination the transfer service's).
+TRANSFER = WRITERS
 
 # Reading records and their content: auditors read everything; agencies and archives read the
 # records they registered or hold.

@@ -15,6 +15,7 @@ docs/decisions.md weighs.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -31,11 +32,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from domain.envelope import Actor
 from ledger.config import Settings, parse_database_url
+from ledger.dev.tsa import load_or_create
 from ledger.log.keys import WITNESS_KEY_FILE, LogKey
 from ledger.service import Ledger
+from verifiers.certs import fingerprint
 
 REGIONS = ("north", "central", "south")
+COMMITTEE = Actor("federation-setup", "committee", "000.00.00.B01")
 AGENCIES = {"north": "000.00.01.G01", "central": "000.00.02.G01", "south": "000.00.03.G01"}
 
 
@@ -67,12 +74,17 @@ class Node:
     def witnessed_logs(self) -> Path:
         return self.data_dir / "witnessed-logs.txt"
 
+    @property
+    def peer_logs(self) -> Path:
+        return self.data_dir / "peer-logs.txt"
+
     def env(self) -> dict[str, str]:
         return dict(os.environ, STELE_DATA_DIR=str(self.data_dir),
                     STELE_DATABASE_URL=self.database, STELE_LOG_ORIGIN=self.origin,
                     STELE_WITNESS="on", STELE_WITNESS_NAME=self.witness_name,
                     STELE_WITNESS_LOGS=str(self.witnessed_logs),
-                    STELE_WITNESS_POLICY=str(self.policy), STELE_ENV="dev",
+                    STELE_WITNESS_POLICY=str(self.policy), STELE_PEER_LOGS=str(self.peer_logs),
+                    STELE_ENV="dev",
                     STELE_RATE_LIMIT="off", **self.extra_env)
 
     def settings(self) -> Settings:
@@ -230,11 +242,25 @@ class Federation:
             node.witnessed_logs.write_text(
                 f"# The logs the witness {node.witness_name} cosigns.\n"
                 + "".join(f"log {o.log_vkey} {o.url}\n" for o in others), "utf-8")
+            node.peer_logs.write_text(
+                f"# The logs {node.origin} sends transfers to and takes them from.\n"
+                + "".join(f"log {o.log_vkey} {o.url}\n" for o in others), "utf-8")
+        tsa_roots = {r: load_or_create(n.data_dir / "tsa").root.public_bytes(Encoding.DER)
+                     for r, n in self.nodes.items()}
         for node in self.nodes.values():
             with Ledger(node.settings()) as ledger:
                 if not node.token:
                     _, node.token = ledger.principals.add(
                         name=f"{node.region} records office", role="agency", agency=node.agency)
+                # Development trust: each node's committee trusts the others' built-in TSAs,
+                # so that each re-proves what the others anchored (transfers).
+                known = {a.fingerprint for a in ledger.trust.anchors()}
+                for region, der in tsa_roots.items():
+                    if region != node.region and fingerprint(der) not in known:
+                        ledger.records.do(COMMITTEE, "trust.register",
+                                          pki=f"{region} development TSA",
+                                          certificate=base64.b64encode(der).decode(),
+                                          purposes=["timestamping"])
 
     def start(self) -> None:
         for node in self.nodes.values():

@@ -73,7 +73,7 @@ class Integrator:
                         notification_id=notification_id,
                     )
                 kind, index = tail.get("type"), edge.size
-                if kind == "record.created":
+                if kind in ("record.created", "record.received"):
                     agency = _actor_agency(state)
                     created.append((tail["record"], "record", _content_digest(state), agency,
                                     agency, index))
@@ -112,7 +112,8 @@ class Integrator:
 # and no JSON string holds an unescaped quote, so the last `,"record":"` is the envelope's own.
 # The full parse and every check are the audit's (verifiers/log_audit.py); this is the hot path.
 _RECORD_KEY = b',"record":"'
-_CONTENT_DIGEST = b'"data":{"content":{"digest":"'  # `content` sorts first in created's data
+# `content` sorts first in the data of record.created and record.received
+_CONTENT_DIGEST = b'"data":{"content":{"digest":"'
 
 
 def _tail(state: bytes) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from domain.errors import DigestMismatchError
 from domain.metadata import check_digest
@@ -157,6 +158,13 @@ class ContentStore:
     def get(self, digest: str) -> bytes:
         try:
             return Path(self._path(digest)).read_bytes()
+        except FileNotFoundError:
+            raise ContentNotFoundError("no content with that digest", digest=digest) from None
+
+    def open(self, digest: str) -> BinaryIO:
+        """The bytes of `digest`, to read in chunks (a document may be larger than memory)."""
+        try:
+            return Path(self._path(digest)).open("rb")
         except FileNotFoundError:
             raise ContentNotFoundError("no content with that digest", digest=digest) from None
 

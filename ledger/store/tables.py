@@ -16,6 +16,8 @@
 - `stele_witness_*`: the witness's state (heads, every cosigned checkpoint, equivocation
   evidence); `stele_witness_peers`, `stele_cosignatures`, `stele_witnessed`: the log's side,
   what its witnesses cosigned and which checkpoints met the quorum.
+- `stele_transfers`, `stele_receipts`: transfers this log sent (the package digest, the receipt
+  that answered it), and the receipts this log issued for the packages it registered.
 - `stele_purges(digest)`: content to delete now that no live record holds it, queued by the
   integrator in the same transaction as the leaves, so a crash never loses a purge.
 """
@@ -116,6 +118,15 @@ _TABLES = [
     " PRIMARY KEY (size, witness))",
     "CREATE TABLE IF NOT EXISTS {p}stele_witnessed ("
     " size BIGINT PRIMARY KEY, note TEXT NOT NULL, witnessed_at TEXT NOT NULL)",
+    # Transfers (ledger/transfer): the sender's, each with its frozen package (the digest of
+    # its transfer list) and, once answered, the receiver's verified receipt; the receiver's,
+    # the receipt it issued for each package it registered (the same answer to a retry).
+    "CREATE TABLE IF NOT EXISTS {p}stele_transfers ("
+    " id TEXT PRIMARY KEY, package_digest TEXT NOT NULL, destination_log TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, outcome TEXT, receipt TEXT)",
+    "CREATE TABLE IF NOT EXISTS {p}stele_receipts ("
+    " package_digest TEXT PRIMARY KEY, transfer TEXT NOT NULL, note TEXT NOT NULL,"
+    " issued_at TEXT NOT NULL)",
 ]
 
 
@@ -371,6 +382,31 @@ class Tx:
         row = self.execute(f"SELECT size, note, witnessed_at FROM {self._p}stele_witnessed"
                            " WHERE size > ? ORDER BY size DESC LIMIT 1", (covering,)).fetchone()
         return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+    # -- transfers ------------------------------------------------------------------------------
+    def transfer(self, transfer: str) -> tuple[str, str, str, str | None, str | None] | None:
+        """(package digest, destination log, created at, outcome, receipt note) of a transfer
+        this log sent."""
+        row = self.execute(f"SELECT package_digest, destination_log, created_at, outcome,"
+                           f" receipt FROM {self._p}stele_transfers WHERE id = ?",
+                           (transfer,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), str(row[2]),
+                                         row[3], row[4])
+
+    def receipt(self, package_digest: str) -> str | None:
+        """The receipt this log issued for a package it registered."""
+        row = self.execute(f"SELECT note FROM {self._p}stele_receipts WHERE package_digest = ?",
+                           (package_digest,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_receipt(self, package_digest: str, transfer: str, note: str, now: str) -> str:
+        """Keep the receipt of a package unless one is kept already; return the kept one."""
+        self.execute(f"INSERT INTO {self._p}stele_receipts (package_digest, transfer, note,"
+                     " issued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     (package_digest, transfer, note, now))
+        kept = self.receipt(package_digest)
+        assert kept is not None
+        return kept
 
     # -- identity -------------------------------------------------------------------------------
     def claim_meta(self, name: str, value: str) -> str:

@@ -59,6 +59,7 @@ def digest(data: bytes) -> str:
 
 CONTENT = b"%PDF-1.7 Quyet dinh so 12/QD-UBND"
 CONTENT_DIGEST = digest(CONTENT)
+RECEIPT_DIGEST = digest(b"signed receipt of the historical archive")
 
 
 def metadata(**overrides: Any) -> dict[str, Any]:
@@ -193,6 +194,7 @@ class Builder:
 
     # -- transfer -------------------------------------------------------------------------
     PACKAGE_DIGEST = digest(b"submission information package 2022-01")
+    RECEIPT = RECEIPT_DIGEST
     COUNTS = {"dossiers": 1, "documents": 1, "bytes": len(CONTENT)}
 
     def transfer(self, **overrides: Any) -> dict[str, Any]:
@@ -214,6 +216,7 @@ class Builder:
             "package_digest": self.PACKAGE_DIGEST,
             "counts": dict(self.COUNTS),
             "content_digest": CONTENT_DIGEST,
+            "receipt": RECEIPT_DIGEST,
         }
         params.update(overrides)
         return params

@@ -428,7 +428,8 @@ def test_only_the_destination_answers_a_transfer(build: Builder, actor_name: str
     with build.refused("not_destination", record):
         record.receive_transfer(actor=actor, at=build.T_RECEIVE, **build.receipt())
     with build.refused("not_destination", record):
-        record.reject_transfer(actor=actor, at=build.T_RECEIVE, transfer="NL-2022-01", reason="x")
+        record.reject_transfer(actor=actor, at=build.T_RECEIVE, transfer="NL-2022-01", reason="x",
+                               receipt=build.RECEIPT)
 
 
 def test_receipt_or_rejection_needs_that_transfer_pending(build: Builder) -> None:
@@ -437,8 +438,8 @@ def test_receipt_or_rejection_needs_that_transfer_pending(build: Builder) -> Non
         idle.receive_transfer(actor=build.ARCHIVIST, at=build.T_RECEIVE, **build.receipt())
     with build.refused("not_destination", idle):
         idle.reject_transfer(
-            actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01", reason="x"
-        )
+            actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01", reason="x",
+            receipt=build.RECEIPT)
     pending = build.transfer_pending()
     with build.refused("no_transfer_pending", pending):
         pending.receive_transfer(
@@ -450,12 +451,11 @@ def test_a_rejected_transfer_leaves_custody_and_allows_another(build: Builder) -
     record = build.transfer_pending()
     with build.refused("invalid_input", record):
         record.reject_transfer(
-            actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01", reason=""
-        )
+            actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01", reason="",
+            receipt=build.RECEIPT)
     record.reject_transfer(
         actor=build.ARCHIVIST, at=build.T_RECEIVE, transfer="NL-2022-01",
-        reason="package digest differs",
-    )
+        reason="package digest differs", receipt=build.RECEIPT)
     assert build.last_type(record) == "record.transfer_rejected"
     assert record.custodian == build.AGENCY
     assert record.transfer is None
@@ -736,7 +736,7 @@ AFTER_DESTRUCTION: dict[str, Any] = {
     "receive_transfer": lambda b, r, d: r.receive_transfer(
         actor=b.ARCHIVIST, at=b.T_AFTER, **b.receipt()),
     "reject_transfer": lambda b, r, d: r.reject_transfer(
-        actor=b.ARCHIVIST, at=b.T_AFTER, transfer="NL-2022-01", reason="x"),
+        actor=b.ARCHIVIST, at=b.T_AFTER, transfer="NL-2022-01", reason="x", receipt=b.RECEIPT),
     "appraise": lambda b, r, d: b.appraise(r, "retain", 10, at=b.T_AFTER),
     "change_access": lambda b, r, d: r.change_access(
         actor=b.CLERK, at=b.T_AFTER, access="classified",
@@ -747,6 +747,8 @@ AFTER_DESTRUCTION: dict[str, Any] = {
     "approve_destruction": lambda b, r, d: b.approve(r, at=b.T_AFTER),
     "destroy": lambda b, r, d: b.destroy(r, at=b.T_AFTER),
     "check_may_sign": lambda b, r, d: r.check_may_sign(b.CLERK),
+    "check_may_transfer": lambda b, r, d: r.check_may_transfer(
+        b.CLERK, b.transfer()["destination"], b.transfer()["destination_kind"]),
 }
 
 
@@ -780,7 +782,7 @@ AS_OUTSIDER: dict[str, Any] = {
     "receive_transfer": lambda b, r, d: r.receive_transfer(
         actor=b.OUTSIDER, at=b.T_AFTER, **b.receipt()),
     "reject_transfer": lambda b, r, d: r.reject_transfer(
-        actor=b.OUTSIDER, at=b.T_AFTER, transfer="NL-2022-01", reason="x"),
+        actor=b.OUTSIDER, at=b.T_AFTER, transfer="NL-2022-01", reason="x", receipt=b.RECEIPT),
     "appraise": lambda b, r, d: b.appraise(r, "retain", 10, at=b.T_AFTER, actor=b.OUTSIDER),
     "change_access": lambda b, r, d: r.change_access(
         actor=b.OUTSIDER, at=b.T_AFTER, access="classified",
@@ -791,6 +793,8 @@ AS_OUTSIDER: dict[str, Any] = {
     "approve_destruction": lambda b, r, d: b.approve(r, at=b.T_AFTER, actor=b.OUTSIDER),
     "destroy": lambda b, r, d: b.destroy(r, at=b.T_AFTER, actor=b.OUTSIDER),
     "check_may_sign": lambda b, r, d: r.check_may_sign(b.OUTSIDER),
+    "check_may_transfer": lambda b, r, d: r.check_may_transfer(
+        b.OUTSIDER, b.transfer()["destination"], b.transfer()["destination_kind"]),
 }
 
 
@@ -869,7 +873,7 @@ def lifecycle(build: Builder) -> Record:
     record, _ = build.filed()
     record.initiate_transfer(actor=build.CLERK, at=build.T_TRANSFER, **build.transfer())
     record.reject_transfer(actor=build.ARCHIVIST, at=build.T_TRANSFER + timedelta(days=1),
-                           transfer="NL-2022-01", reason="counts differ")
+                           transfer="NL-2022-01", reason="counts differ", receipt=build.RECEIPT)
     record.initiate_transfer(actor=build.CLERK, at=build.T_TRANSFER + timedelta(days=2),
                              **build.transfer(transfer="NL-2022-02"))
     record.receive_transfer(actor=build.ARCHIVIST, at=build.T_RECEIVE,
@@ -890,8 +894,9 @@ EVENT_DATA_FIELDS = {
     "record.filed": {"dossier", "dossier_code"},
     "record.transfer_initiated": {"transfer", "destination", "destination_kind", "registration",
                                   "package_digest", "counts", "legal_basis"},
-    "record.transfer_received": {"transfer", "package_digest", "counts", "content_digest"},
-    "record.transfer_rejected": {"transfer", "reason"},
+    "record.transfer_received": {"transfer", "package_digest", "counts", "content_digest",
+                                 "receipt"},
+    "record.transfer_rejected": {"transfer", "reason", "receipt"},
     "record.appraised": {"council", "minutes", "decision", "retention", "legal_basis"},
     "record.hold_placed": {"hold", "reason", "legal_basis"},
     "record.hold_released": {"hold", "reason"},

@@ -1,0 +1,1 @@
+"""Transfers between archives: the package (formats, writer) and the transfer service."""
