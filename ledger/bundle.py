@@ -59,11 +59,13 @@ class _Zip:
         return self.buffer.getvalue()
 
 
-def export(ledger: Ledger, record: str, *, with_content: bool = False) -> bytes:
+def export(ledger: Ledger, record: str, *, with_content: bool = False,
+           described: dict[str, Any] | None = None) -> bytes:
     """The evidence bundle of `record` (a record or dossier id). Every event must be under an
-    anchored checkpoint: run `ledger.log.sync()` first (the CLI does)."""
+    anchored checkpoint: run `ledger.log.sync()` first (the CLI does). `described`: the
+    record's `Records.describe`, when the caller has it (the bundle is of that version)."""
     # one version of the record, whatever is written now
-    described = ledger.records.describe(record)
+    described = described or ledger.records.describe(record)
     history = ledger.records.history(record)[:len(described["events"])]
     indexes = [e["leaf_index"] for e in described["events"]]
     out = _Zip()

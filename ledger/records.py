@@ -408,11 +408,13 @@ class Records:
         with self.store.transaction() as tx:
             return [idx for _, _, idx in tx.record_leaves(_uuid(aggregate, "record"))]
 
-    def describe(self, aggregate: Any) -> dict[str, Any]:
-        """A record's (or dossier's) current state and its event chain, for `record show`."""
+    def describe(self, aggregate: Any, loaded: ChainedAggregate | None = None
+                 ) -> dict[str, Any]:
+        """A record's (or dossier's) current state and its event chain, for `record show`.
+        `loaded`: the aggregate as the caller just loaded it (described at that version)."""
         rid = _uuid(aggregate, "record")
         uow = _UnitOfWork(self.app, self.content)
-        current = uow.load(rid)
+        current = loaded if loaded is not None else uow.load(rid)
         if not isinstance(current, Record | Dossier):  # a trust anchor is no record
             raise RecordNotFoundError("no record with that id", record=str(rid))
         # Events are only ever appended: read after the state, the history and the leaf

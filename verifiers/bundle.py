@@ -27,6 +27,7 @@ it finds:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -81,6 +82,7 @@ class _Run:
     pinned_key: str | None = None
     policy: Policy | None = None
     source_keys: Mapping[str, str] = field(default_factory=dict)
+    cache: dict[tuple[str, ...], tuple[Report, bytes | None]] | None = None
     extra_crls: list[bytes] = field(default_factory=list)
     extra_ocsps: list[bytes] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
@@ -115,7 +117,8 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
                   document: bytes | None = None, log_key: str | None = None,
                   crls: Sequence[bytes] = (), ocsps: Sequence[bytes] = (),
                   witness_policy: Policy | None = None,
-                  source_keys: Mapping[str, str] | None = None) -> Report:
+                  source_keys: Mapping[str, str] | None = None,
+                  cache: dict[tuple[str, ...], Any] | None = None) -> Report:
     """Every check of a bundle, with a bottom line. `trust_roots` (DER) are the only roots
     trusted, for signatures and TSAs alike; `log_key` pins the log's verifier key (without
     it the bottom line is at best INDETERMINATE, `log_key_not_pinned`: the bundle's own key
@@ -124,10 +127,12 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
     it does); `witness_policy` (the caller's) requires the quorum's cosignatures on the
     bundle's witnessed checkpoint, and pins the log key it lists when `log_key` is not
     given; `source_keys` (origin -> verifier key) pins the logs a received record came from:
-    its bundle carries the sender's bundle, verified against that key (step 2b)."""
+    its bundle carries the sender's bundle, verified against that key (step 2b). `cache`:
+    a dict shared by the verifications of many bundles of one log (a transfer package), in
+    which each checkpoint's evidence record is verified once for the same roots and time."""
     run = _Run(files, trust_roots, at, document, pinned_key=log_key, policy=witness_policy,
                source_keys=dict(source_keys or {}), extra_crls=list(crls),
-               extra_ocsps=list(ocsps))
+               extra_ocsps=list(ocsps), cache=cache)
     for step in (_manifest, _events, _source, _log_key, _checkpoints, _witnessed, _inclusion,
                  _evidence, _signatures, _document):
         try:
@@ -144,7 +149,7 @@ def verify_bundle(files: Mapping[str, bytes], *, trust_roots: Sequence[bytes], a
                      "the bundle is not shaped as its format says",
                      reason=f"{type(exc).__name__}: {exc}")
             break
-    run.summary.update(at=utc_iso(at), trusted_roots=[_root_name(r) for r in trust_roots])
+    run.summary.update(at=utc_iso(at), trusted_roots=[dict(_root_name(r)) for r in trust_roots])
     return Report(tuple(run.checks), run.summary)
 
 
@@ -270,7 +275,7 @@ def _source(run: _Run) -> None:
     nested = verify_bundle(nested_files, trust_roots=run.trust_roots, at=run.at,
                            document=document, log_key=run.source_keys.get(origin),
                            crls=run.extra_crls, ocsps=run.extra_ocsps,
-                           source_keys=run.source_keys)
+                           source_keys=run.source_keys, cache=run.cache)
     run.checks.extend(Check("source." + c.name, c.verdict, c.code, c.message, c.evidence)
                       for c in nested.checks)
     manifest = json.loads(nested_files["manifest.json"])
@@ -462,8 +467,7 @@ def _evidence(run: _Run) -> None:
             if record is None:
                 run.unsure(name, "evidence_missing", "the evidence record is missing")
                 continue
-            report = verify_evidence_record(record, data=run.notes[size],
-                                            trust_roots=run.trust_roots, at=run.at)
+            report, first = _evidence_record(run, record, run.notes[size])
             for check in report.checks:
                 if check.verdict is not Verdict.PASSED:
                     run.add(f"{name}.{check.name}", check.verdict, check.code, check.message,
@@ -473,7 +477,7 @@ def _evidence(run: _Run) -> None:
                            "the timestamp file is missing")
             elif report.bottom_line is Verdict.FAILED:
                 continue  # the record's own findings say what is wrong with it
-            elif not _first_token_is(record, token):
+            elif first != token:
                 run.fail(name, "timestamp_mismatch",
                          "the timestamp file is not the evidence record's first timestamp")
                 continue
@@ -492,12 +496,27 @@ def _evidence(run: _Run) -> None:
         ((e["version"], e) for e in run.manifest["events"]) if e.get("checkpoint") in run.poe}
 
 
-def _first_token_is(record: bytes, token: bytes) -> bool:
+def _evidence_record(run: _Run, record: bytes, data: bytes) -> tuple[Report, bytes | None]:
+    """The evidence record's report (verify_evidence_record) and its first timestamp token
+    (None if it has none that reads), once per record, data, roots and time in the run's
+    cache: a pure function of those, so the same inputs give the same answer."""
+    key = (_digest(record), _digest(data), utc_iso(run.at),
+           *sorted(_digest(r) for r in run.trust_roots))
+    found = run.cache.get(key) if run.cache is not None else None
+    if found is None:
+        found = (verify_evidence_record(record, data=data, trust_roots=run.trust_roots,
+                                        at=run.at), _first_token(record))
+        if run.cache is not None:
+            run.cache[key] = found
+    return found
+
+
+def _first_token(record: bytes) -> bytes | None:
     try:
         first, _ = verify_binding(record).timestamps()[0]
     except (VerificationError, IndexError):
-        return False
-    return bool(first == token)
+        return None
+    return bytes(first)
 
 
 # (7) ------------------------------------------------------------------------------------------
@@ -675,6 +694,7 @@ def _list(value: object) -> list[dict[str, Any]]:
 
 
 
+@functools.lru_cache(maxsize=256)  # the same few roots name every bundle of a package
 def _root_name(der: bytes) -> dict[str, str]:
     try:
         facts = certificate_facts(der)

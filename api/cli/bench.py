@@ -23,10 +23,19 @@ from api.cli.common import StoreOptions, emit, store_options
               help="Instead: three witnessing nodes and a baseline on loopback, writing for "
                    "this many seconds each: write-rate cost, ack to cosigned checkpoint, "
                    "cosigning latency, witness throughput.")
+@click.option("--transfer", "transfer_records", default=0, type=click.IntRange(0),
+              help="Instead: a transfer of this many records between two nodes: initiate, "
+                   "export, receive with full re-proof, conclude (records/s, peak memory).")
 @store_options
 def bench(store: StoreOptions, events: int, batch: int, quick: bool, proof_leaves: int,
-          http_seconds: float, signatures: int, witness_seconds: float) -> None:
+          http_seconds: float, signatures: int, witness_seconds: float,
+          transfer_records: int) -> None:
     """Throughput against bare eventsourcing in the same run, proof time, audit rate (JSON)."""
+    if transfer_records:
+        from ledger.bench.transfer import run_transfer_bench
+
+        emit(run_transfer_bench(store.settings(), records=transfer_records))
+        return
     if witness_seconds:
         from ledger.bench.witnessing import run_witnessing_bench
 

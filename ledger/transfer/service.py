@@ -38,7 +38,6 @@ from ledger.errors import (
     ConfigError,
     DossierOpenError,
     DuplicateError,
-    ExportRaceError,
     PeerNotPinnedError,
     ReceiptMismatchError,
     TransferNotFoundError,
@@ -144,10 +143,11 @@ class Transfers:
         files: list[dict[str, Any]] = []
         packed: list[pkg.PackedRecord] = []
         versions: dict[str, int] = {}
-        for member, filed in chosen:
-            entry, events, hashes = self._pack_record(member, filed, files)
-            versions[entry["id"]] = entry["events"]
-            packed.append(pkg.PackedRecord(entry=entry, events=events, hashes=hashes))
+        with ledger.content.batch():  # durable together, before any event names them
+            for member, filed in chosen:
+                entry, events, hashes = self._pack_record(member, filed, files)
+                versions[entry["id"]] = entry["events"]
+                packed.append(pkg.PackedRecord(entry=entry, events=events, hashes=hashes))
         entries = [p.entry for p in packed]
         folder_entries = []
         for dossier in folders:
@@ -198,12 +198,8 @@ class Transfers:
         if not ledger.content.has(content["digest"]):
             raise InvalidInputError("the record's content is not in the content store",
                                     record=rid, digest=content["digest"])
-        described = ledger.records.describe(rid)
-        bundle = export_bundle(ledger, rid)
-        if len(json.loads(read_bundle(bundle)["manifest.json"])["events"]) \
-                != len(described["events"]):
-            raise ExportRaceError("the record changed while its package was built; retry",
-                                  record=rid)
+        described = ledger.records.describe(rid, loaded=record)
+        bundle = export_bundle(ledger, rid, described=described)
         document = pkg.document_path(rid, content["media_type"])
         files.append({"path": document, "size": content["size"],
                       "sha256": content["digest"].removeprefix("sha-256:"), "use": "document"})
@@ -359,6 +355,7 @@ class Transfers:
                  for r in ledger.trust.vouching(purpose, now)]
         pinned = str(key)
         checkpoints: dict[int, str] = {}
+        cache: dict[tuple[str, ...], Any] = {}  # each checkpoint's evidence verified once
 
         def proven(path: str, what: str, document: str | None = None
                    ) -> tuple[bytes, dict[str, bytes], dict[str, Any]]:
@@ -368,7 +365,8 @@ class Transfers:
             # Signatures are validated anew over the document's bytes (its digest, like every
             # file's, the package check has already matched to the list).
             report = verify_bundle(files, trust_roots=roots, at=now, log_key=pinned,
-                                   document=opened.read(document) if signed else None)
+                                   document=opened.read(document) if signed else None,
+                                   cache=cache)
             if report.bottom_line is not Verdict.PASSED:
                 failed = next(c for c in report.checks if c.verdict is not Verdict.PASSED)
                 raise _Refusal(failed.code or "evidence_failed",
@@ -421,11 +419,12 @@ class Transfers:
                 progress(i + 1)
         held = self._held(registered, digest)
         if held is None:  # not yet registered: the documents, the bundles, then the events
-            for entry in registered:
-                self._adopt(opened, entry["document"], entry["content"]["digest"],
-                            actor.agency)
-            for data in bundles:
-                ledger.content.put(data)
+            with ledger.content.batch():  # durable together, before the events name them
+                for entry in registered:
+                    self._adopt(opened, entry["document"], entry["content"]["digest"],
+                                actor.agency)
+                for data in bundles:
+                    ledger.content.put(data)
             ledger.records.execute(actor, commands, service=True)
         ledger.log.integrate()
         checkpoint = ledger.log.checkpoint(force=True)
@@ -482,8 +481,7 @@ class Transfers:
                 for chunk in iter(lambda: src.read(CHUNK), b""):
                     sha.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                out.flush()  # durable with the batch it is written in
             if "sha-256:" + sha.hexdigest() != digest:
                 raise _Refusal("package_file_altered", "a document changed while it was "
                                "read", path=path)

@@ -7,8 +7,13 @@ roles come from ledger/access/policy.py, never restated here.
 Every request is built valid for its route (bodies from the same fields as
 `api.models.ACTION_MODELS`, and checked against them), and the state it acts on is prepared so
 that the principal asking *would* succeed in the domain: the record is held by the asker's
-agency, the transfer is addressed to it. So a 403 here comes from the role check, not from
-validation or custody; and each allowed role gets the route's success status.
+agency, the transfer was sent by it, the package is addressed to it. So a 403 here comes from
+the role check, not from validation, custody or the transfer service's rules; and each allowed
+role gets the route's success status.
+
+Transfers are made by the transfer service between this node and a second one, the peer, each
+pinning the other's log key (STELE_PEER_LOGS): this node sends packages the peer receives and
+answers with a signed receipt, and receives packages the peer sends.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.http.models import ACTION_MODELS, target_of
+from api.http.routes.transfers import TransferRequest
 from domain.envelope import Actor
 from ledger.access.policy import (
     ACTION_ROLES,
@@ -34,25 +40,30 @@ from ledger.access.policy import (
     LOG_LEAVES,
     READ_ALL,
     READ_OWN,
+    TRANSFER,
     TRUST_READERS,
     UPLOAD,
 )
 from ledger.config import Database, Settings
 from ledger.dev.pki import DevPki
+from ledger.log.keys import LogKey
+from ledger.records import SERVICE_ACTIONS
 from ledger.service import Ledger
 from tests.api.conftest import ROLES
 from tests.conftest import drop_schema, postgres_database
 from tests.pki import COMMITTEE, register_roots, revocation_data, self_signed_root
+from verifiers.canonical import b64
 
 PROBLEM = "application/problem+json"
 SETUP_AGENCY = "000.00.00.S01"  # registers records that are then sent to the asker
 ELSEWHERE = "000.00.00.S02"  # a transfer destination that is nobody in the test
+ORIGIN = "test.stele/log"  # this node's log
+PEER_ORIGIN = "peer.stele/log"  # the other archive's node
 ROLE_NAMES = ("admin", "agency", "archivist", "auditor", "inspector", "committee")
 # The principal (tests/api/conftest.py ROLES) that speaks for each role in the matrix.
 SPEAKER = {role: role for role in ROLE_NAMES}
 PUBLIC: frozenset[str] | None = None
 LEGAL_BASIS = {"number": "12/QĐ-VTLT", "code": "12/QĐ-VTLT", "date": "2011-03-01"}
-COUNTS = {"dossiers": 1, "documents": 1, "bytes": 8}
 
 
 def _openapi_routes() -> list[tuple[str, str]]:
@@ -86,7 +97,10 @@ class Scene:
     revoked: dict[str, str]  # a revoked token per role
     pki: DevPki
     signed_pdf: bytes  # signed by the PKI's individual (field Individual) and agency
+    peer: Ledger  # the other archive's node (its own store, key and TSA)
+    root: Path  # scratch space: exported packages
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    kept: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def agency(self, who: str) -> str:
         return ROLES[who][1]
@@ -120,19 +134,20 @@ class Scene:
                 "issued": "2010-01-05", "issuer": issuer, "subject": "Về việc thử quyền",
                 "language": "vi", "pages": 1, "access": "open", "reliability": "born_digital"}
 
-    def record(self, custodian: str, *, integrated: bool = False,
-               body: bytes | None = None) -> tuple[str, str]:
-        """A record registered (and so held) by `custodian`: (id, content digest)."""
-        if body is not None:
-            digest, size = self.ledger.records.put_content(body, agency=custodian), len(body)
-        else:
-            digest, size = self.content(custodian)
-        written = self.ledger.records.do(
+    def record(self, custodian: str, *, integrated: bool = False, body: bytes | None = None,
+               on: Ledger | None = None) -> tuple[str, str]:
+        """A record registered (and so held) by `custodian`, on this node unless `on` says
+        which: (id, content digest)."""
+        ledger = on or self.ledger
+        if body is None:
+            body = f"document {secrets.token_hex(8)}".encode()
+        digest = ledger.records.put_content(body, agency=custodian)
+        written = ledger.records.do(
             Actor("setup", "agency", custodian), "record.create", metadata=self.metadata(custodian),
             retention=10, schedule="S-1",
-            content={"digest": digest, "size": size, "media_type": "text/plain"})
+            content={"digest": digest, "size": len(body), "media_type": "text/plain"})
         if integrated:
-            self.ledger.log.integrate()
+            ledger.log.integrate()
         return written[0].record, digest
 
     def act(self, agency: str, action: str, role: str = "agency", **params: Any) -> None:
@@ -160,6 +175,55 @@ class Scene:
         cp = self.ledger.log.sync()
         assert cp is not None
         return cp.size
+
+    # Transfers are made by the transfer service on either node, as the test needs them.
+    def transferable(self, agency: str, on: Ledger | None = None) -> str:
+        """A record held by `agency`, every event anchored (a package proves them all)."""
+        rid, _ = self.record(agency, on=on)
+        (on or self.ledger).log.sync()
+        return rid
+
+    def sent(self, agency: str, destination: str = ELSEWHERE) -> tuple[str, str]:
+        """A transfer this node sent for `agency`, of one record it holds, to `destination`
+        on the peer: (transfer, record)."""
+        rid = self.transferable(agency)
+        transfer = f"TR-{next(self.numbers)}"
+        self.ledger.transfers.initiate(
+            Actor("setup", "agency", agency), transfer=transfer, destination=destination,
+            destination_kind="agency_archive", destination_log=PEER_ORIGIN,
+            registration="NL-1", dossiers=[], records=[rid])
+        return transfer, rid
+
+    def answered(self, agency: str, destination: str = ELSEWHERE) -> tuple[str, str, str]:
+        """A transfer sent for `agency`, whose package the peer received as `destination`:
+        (transfer, record, the peer's signed receipt)."""
+        transfer, rid = self.sent(agency, destination)
+        package = self.root / f"{transfer}.zip"
+        self.ledger.transfers.export(transfer, package)
+        note = self.peer.transfers.receive(Actor("setup", "archivist", destination), package,
+                                           ORIGIN)
+        return transfer, rid, note
+
+    def incoming(self, agency: str) -> bytes:
+        """A package the peer sent to `agency` on this node (a ZIP)."""
+        rid = self.transferable(SETUP_AGENCY, on=self.peer)
+        transfer = f"TR-{next(self.numbers)}"
+        self.peer.transfers.initiate(
+            Actor("setup", "agency", SETUP_AGENCY), transfer=transfer, destination=agency,
+            destination_kind="agency_archive", destination_log=ORIGIN, registration="NL-2",
+            dossiers=[], records=[rid])
+        package = self.root / f"{transfer}.zip"
+        self.peer.transfers.export(transfer, package)
+        return package.read_bytes()
+
+    def once(self, kind: str, agency: str, make: Callable[[str], Any]) -> Any:
+        """`make(agency)`, made once per kind and agency. For state a refused call leaves as
+        it was and an allowed one may meet again: a transfer's status and package are reads,
+        the same receipt twice changes nothing, the same package twice answers the same
+        receipt."""
+        if (kind, agency) not in self.kept:
+            self.kept[kind, agency] = make(agency)
+        return self.kept[kind, agency]
 
 
 @dataclass(frozen=True)
@@ -207,29 +271,16 @@ def prepare(scene: Scene, action: str, who: str) -> Prepared:
         body = {"signer_class": "individual", "field": "Individual",
                 "validation_data": revocation_data(scene.ledger, scene.pki, "individual",
                                                    scene.ledger.clock())}
-    elif action in ("record.transfer.receive", "record.transfer.reject"):
-        # Sent by another agency to the asker's: the asker is the transfer's destination.
-        target, digest = scene.record(SETUP_AGENCY)
-        scene.act(SETUP_AGENCY, "record.transfer.initiate", record=target, transfer="T1",
-                  destination=mine, destination_kind="agency_archive", registration="R1",
-                  package_digest=digest, counts=COUNTS)
-        body = ({"transfer": "T1", "package_digest": digest, "counts": COUNTS,
-                 "content_digest": digest} if action.endswith("receive")
-                else {"transfer": "T1", "reason": "gói thiếu mục lục"})
     else:
-        target, digest = scene.record(mine)
-        body = _record_body(scene, action, mine, target, digest)
+        target, _ = scene.record(mine)
+        body = _record_body(scene, action, mine, target)
     ACTION_MODELS[action].model_validate(body)  # strict, extra="forbid": a valid request
     return Prepared(action, target, body)
 
 
-def _record_body(scene: Scene, action: str, mine: str, record: str,
-                 digest: str) -> dict[str, Any]:
+def _record_body(scene: Scene, action: str, mine: str, record: str) -> dict[str, Any]:
     if action == "record.file":
         return {"dossier": scene.dossier(mine)}
-    if action == "record.transfer.initiate":
-        return {"transfer": "T1", "destination": ELSEWHERE, "destination_kind": "agency_archive",
-                "registration": "R1", "package_digest": digest, "counts": COUNTS}
     if action == "record.access.change":
         return {"access": "conditional", "legal_basis": LEGAL_BASIS}
     if action == "record.appraise":
@@ -257,9 +308,6 @@ ACTION_PATHS = {
     "record.file": "/v1/records/{record}/file",
     "dossier.open": "/v1/dossiers",
     "dossier.close": "/v1/dossiers/{dossier}/close",
-    "record.transfer.initiate": "/v1/records/{record}/transfer",
-    "record.transfer.receive": "/v1/records/{record}/transfer/receive",
-    "record.transfer.reject": "/v1/records/{record}/transfer/reject",
     "record.access.change": "/v1/records/{record}/access",
     "record.appraise": "/v1/records/{record}/appraise",
     "record.hold.place": "/v1/records/{record}/holds",
@@ -351,6 +399,35 @@ def _verify(scene: Scene, who: str) -> Call:
     return Call("POST", "/v1/verify", json={"digest": digest})
 
 
+# Transfers: the routes are the transfer service's, not generic actions. Each call is one the
+# asker's agency would be answered on: its own record to send, its own transfer to read,
+# export or conclude, a package addressed to it.
+def _initiate(scene: Scene, who: str) -> Call:
+    body = {"transfer": f"TR-{next(scene.numbers)}", "destination": ELSEWHERE,
+            "destination_kind": "agency_archive", "destination_log": PEER_ORIGIN,
+            "registration": "NL-1", "records": [scene.transferable(scene.agency(who))]}
+    TransferRequest.model_validate(body)  # strict, extra="forbid": a valid request
+    return Call("POST", "/v1/transfers", json=body, success=201)
+
+
+def _sent(suffix: str) -> Builder:
+    def build(scene: Scene, who: str) -> Call:
+        transfer, _ = scene.once("sent", scene.agency(who), scene.sent)
+        return Call("GET", f"/v1/transfers/{transfer}{suffix}")
+
+    return build
+
+
+def _receipt(scene: Scene, who: str) -> Call:
+    transfer, _, note = scene.once("answered", scene.agency(who), scene.answered)
+    return Call("POST", f"/v1/transfers/{transfer}/receipt", content=note.encode())
+
+
+def _incoming(scene: Scene, who: str) -> Call:
+    return Call("POST", "/v1/transfers/incoming", params={"from": PEER_ORIGIN},
+                content=scene.once("incoming", scene.agency(who), scene.incoming))
+
+
 def _revoke(scene: Scene, who: str) -> Call:
     made, _ = scene.ledger.principals.add(name="to revoke", role="agency", agency="000.00.00.G05")
     return Call("POST", f"/v1/principals/{made.id}/revoke")
@@ -395,6 +472,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/trust/anchors"): Rule(TRUST_READERS, _get("/v1/trust/anchors")),
     ("GET", "/v1/trust/anchors/{anchor}"): Rule(TRUST_READERS, _anchor),
     ("GET", "/v1/trust/expiring"): Rule(TRUST_READERS, _get("/v1/trust/expiring")),
+    ("POST", "/v1/transfers"): Rule(TRANSFER, _initiate),
+    # api/http/routes/transfers.py: TRANSFER | {"auditor"}, the auditors being READ_ALL
+    ("GET", "/v1/transfers/{transfer}"): Rule(TRANSFER | READ_ALL, _sent("")),
+    ("GET", "/v1/transfers/{transfer}/package"): Rule(TRANSFER, _sent("/package")),
+    ("POST", "/v1/transfers/incoming"): Rule(TRANSFER, _incoming),
+    ("POST", "/v1/transfers/{transfer}/receipt"): Rule(TRANSFER, _receipt),
 }
 PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
@@ -437,11 +520,23 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp: Path = tmp_path_factory.mktemp("authz")
     database = (Database(kind="sqlite", path=tmp / "ledger.sqlite3")
                 if request.param == "sqlite" else postgres_database())
-    settings = Settings(data_dir=tmp / "data", database=database, origin="test.stele/log",
-                        checkpoint_every=1000, checkpoint_interval=3600, dev=True)
+    # Each node pins the other's log key: its packages' evidence, and its receipts, verify.
+    keys = {}
+    for name, origin in (("data", ORIGIN), ("peer", PEER_ORIGIN)):
+        (tmp / name).mkdir()
+        keys[origin] = LogKey.load_or_create(tmp / name, origin).verifier
+        (tmp / f"{name}.peers").write_text(f"log {keys[origin]}\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp / "data", database=database, origin=ORIGIN,
+                        checkpoint_every=1000, checkpoint_interval=3600, dev=True,
+                        peer_logs=tmp / "peer.peers")
+    peer_settings = Settings(data_dir=tmp / "peer", origin=PEER_ORIGIN,
+                             database=Database(kind="sqlite", path=tmp / "peer.sqlite3"),
+                             checkpoint_every=1000, checkpoint_interval=3600, dev=True,
+                             peer_logs=tmp / "data.peers")
+    (tmp / "packages").mkdir()
     try:
         app = create_app(settings, background=False)
-        with TestClient(app) as client:
+        with TestClient(app) as client, Ledger(peer_settings) as peer:
             ledger: Ledger = app.state.ledger
             tokens, revoked = {}, {}
             for name, (role, agency) in ROLES.items():
@@ -451,7 +546,13 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                                                             agency=ROLES[role][1])
                 ledger.principals.revoke(gone.id)
             register_roots(ledger, dev_pki)
-            yield Scene(client, ledger, tokens, revoked, dev_pki, signed_pdf)
+            for node, sender in ((ledger, peer), (peer, ledger)):  # the timestamps it proves
+                for der in sender.longterm.anchorer.policy.trust_roots:
+                    node.records.do(COMMITTEE, "trust.register", certificate=b64(der),
+                                    pki=f"{sender.settings.origin} TSA",
+                                    purposes=["timestamping"])
+            yield Scene(client, ledger, tokens, revoked, dev_pki, signed_pdf, peer,
+                        tmp / "packages")
     finally:
         if database.kind == "postgres":
             drop_schema(database)
