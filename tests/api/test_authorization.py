@@ -727,19 +727,26 @@ def test_stranger_may_not_list_the_agency_records(scene: Scene, stranger: str) -
 
 @pytest.mark.parametrize("stranger", STRANGERS)
 def test_a_transfer_opens_reading_to_its_receiver(scene: Scene, stranger: str) -> None:
-    """The other side of scoping: once it holds the record, the receiver reads it."""
-    p = prepare(scene, "record.transfer.receive", stranger)
-    assert scene.as_(stranger, Call("GET", f"/v1/records/{p.target}")).status_code == 403
-    assert scene.as_(stranger, Call("POST", p.path, json=p.body)).status_code == 200
-    assert scene.as_(stranger, Call("GET", f"/v1/records/{p.target}")).status_code == 200
+    """The other side of scoping: once the sender records the receiver's signed receipt,
+    custody is the receiver's on the sending node too, and the receiver reads the record
+    there; the agency that registered it still does."""
+    transfer, rid, note = scene.answered(scene.agency("agency"), scene.agency(stranger))
+    record = Call("GET", f"/v1/records/{rid}")
+    assert scene.as_(stranger, record).status_code == 403
+    concluded = scene.as_("agency", Call("POST", f"/v1/transfers/{transfer}/receipt",
+                                         content=note.encode()))
+    assert concluded.status_code == 200, concluded.text
+    assert concluded.json()["outcome"] == "received"
+    shown = scene.as_(stranger, record)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["state"]["custodian"] == scene.agency(stranger)
+    assert scene.as_("agency", record).status_code == 200
 
 
 # The actions an agency may take, on a record (or dossier) of another agency: refused by the
 # domain's custody rule, which passes through as 403 with its own code.
 SCOPED_ACTIONS = sorted(a for a in ACTION_ROLES if "agency" in ACTION_ROLES[a]
                         and a != "record.create")
-EXPECTED_CODE = {"record.transfer.receive": "not_destination",
-                 "record.transfer.reject": "not_destination"}
 
 
 @pytest.mark.parametrize("stranger", STRANGERS)
@@ -748,11 +755,53 @@ def test_stranger_may_not_act_on_a_record(scene: Scene, action: str, stranger: s
     p = prepare(scene, action, "agency")  # state in which the agency itself would succeed
     before = scene.events()
     answer = scene.as_(stranger, Call("POST", p.path, json=p.body))
-    _assert_problem(answer, 403, EXPECTED_CODE.get(action, "not_custodian"))
+    _assert_problem(answer, 403, "not_custodian")
     batched = scene.as_(stranger, Call("POST", "/v1/batch", json={"actions": [p.batch_item()]}))
-    _assert_problem(batched, 403, EXPECTED_CODE.get(action, "not_custodian"))
+    _assert_problem(batched, 403, "not_custodian")
     assert scene.events() == before
     assert scene.as_("agency", Call("POST", p.path, json=p.body)).status_code in (200, 201)
+
+
+def _transfer_of_the_agency(scene: Scene, what: str) -> tuple[Call, int, str]:
+    """A transfer call the agency ("agency") would be answered on, and the refusal a
+    stranger gets: the transfer service's rules, past the role check."""
+    mine = scene.agency("agency")
+    if what == "initiate":
+        return _initiate(scene, "agency"), 403, "not_custodian"
+    if what == "incoming":  # a package addressed to the agency
+        return _incoming(scene, "agency"), 403, "not_destination"
+    transfer, _, note = scene.answered(mine)
+    if what == "receipt":  # only the sending agency records its transfer's answer
+        return (Call("POST", f"/v1/transfers/{transfer}/receipt", content=note.encode()), 403,
+                "not_destination")
+    # only the sending agency sees its transfer: to others, as if it had never been sent
+    suffix = {"status": "", "package": "/package"}[what]
+    return Call("GET", f"/v1/transfers/{transfer}{suffix}"), 404, "transfer_not_found"
+
+
+@pytest.mark.parametrize("stranger", STRANGERS)
+@pytest.mark.parametrize("what", ["initiate", "status", "package", "receipt", "incoming"])
+def test_stranger_may_not_reach_another_agencys_transfer(scene: Scene, what: str,
+                                                         stranger: str) -> None:
+    call, status, code = _transfer_of_the_agency(scene, what)
+    before = scene.events()
+    _assert_problem(scene.as_(stranger, call), status, code)
+    assert scene.events() == before
+    assert scene.as_("agency", call).status_code == call.success
+
+
+@pytest.mark.parametrize("action", sorted(SERVICE_ACTIONS))
+def test_a_service_action_is_no_api_action(scene: Scene, action: str) -> None:
+    """Transfers are answered by the transfer service alone: no route takes its actions, and
+    a batch naming one is refused as an unknown action, whoever asks."""
+    assert action not in ACTION_PATHS and action not in ACTION_ROLES
+    rid, _ = scene.record(scene.agency("agency"))
+    before = scene.events()
+    for who in ("agency", "archivist"):
+        answer = scene.as_(who, Call("POST", "/v1/batch", json={"actions": [
+            {"action": action, "params": {"record": rid}}]}))
+        _assert_problem(answer, 422, "invalid_input")
+    assert scene.events() == before
 
 
 def test_actor_is_the_principal_not_the_setup(scene: Scene) -> None:
@@ -775,6 +824,28 @@ NOT_READERS = [r for r in ROLE_NAMES if r not in READERS]
 def test_role_that_may_not_read_is_refused_before_the_lookup(scene: Scene, role: str) -> None:
     _assert_problem(scene.as_(SPEAKER[role], Call("GET", f"/v1/records/{UNKNOWN}")), 403,
                     "forbidden")
+
+
+TRANSFER_LOOKUPS = [(suffix, role) for suffix, allowed in (
+    ("", MATRIX["GET", "/v1/transfers/{transfer}"].allowed),
+    ("/package", MATRIX["GET", "/v1/transfers/{transfer}/package"].allowed))
+    for role in ROLE_NAMES if allowed is not None and role not in allowed]
+
+
+@pytest.mark.parametrize(("suffix", "role"), TRANSFER_LOOKUPS)
+def test_role_outside_transfers_is_refused_before_the_lookup(scene: Scene, suffix: str,
+                                                             role: str) -> None:
+    _assert_problem(scene.as_(SPEAKER[role], Call("GET", f"/v1/transfers/TR-NONE{suffix}")),
+                    403, "forbidden")
+
+
+@pytest.mark.parametrize("suffix", ["", "/package"])
+def test_a_transfer_id_with_a_nul_is_not_found_not_a_server_error(scene: Scene,
+                                                                  suffix: str) -> None:
+    """No transfer id holds a NUL (the domain refuses one), and PostgreSQL text cannot: the
+    lookup answered 500 there (psycopg DataError) where SQLite answered 404."""
+    _assert_problem(scene.as_("agency", Call("GET", f"/v1/transfers/TR%00X{suffix}")), 404,
+                    "transfer_not_found")
 
 
 @pytest.mark.xfail(strict=True, reason=(

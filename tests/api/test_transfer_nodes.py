@@ -31,6 +31,8 @@ from ledger.config import Database
 from ledger.federation.nodes import REGIONS, Federation, Node
 from ledger.service import Ledger
 from tests.api.test_federation import _drop
+from verifiers.note import parse_verifier_key
+from verifiers.receipt import open_receipt
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -188,6 +190,13 @@ def _conclude(sender: Node, transfer: str, note: str) -> dict[str, Any]:
     return dict(json.loads(answer))
 
 
+def _body(receiver: Node, note: str) -> dict[str, Any]:
+    """A receipt's body, its signature checked against the receiving log's key."""
+    signer, body = open_receipt(note, [parse_verifier_key(receiver.log_vkey)])
+    assert signer == receiver.origin
+    return body
+
+
 def _record(node: Node, rid: str) -> dict[str, Any]:
     return dict(_ok(node, "GET", f"/v1/records/{rid}"))
 
@@ -261,6 +270,12 @@ def _adopted(node: Node, digest: str) -> bool:
 def _answered(node: Node, route: str) -> bool:
     """The node's request log (serve.log, one line per answered request) names `route`."""
     return f'"route": "{route}"' in (node.data_dir / "serve.log").read_text("utf-8")
+
+
+def _forget_receipts(node: Node) -> None:
+    """Delete the receipts the (stopped) node kept, as if it died before keeping them."""
+    with Ledger(node.settings()) as ledger, ledger.store.transaction() as tx:
+        tx.execute(f"DELETE FROM {tx._p}stele_receipts")
 
 
 def _post_in_background(receiver: Node, sender: Node, package: bytes
@@ -363,6 +378,26 @@ def test_a_receiver_killed_mid_registration_registers_each_record_once(pair: Pai
     assert {_record(sender, rid)["state"]["custodian"] for rid in ids} == {receiver.agency}
     receiver.stop()
     _audit(receiver)
+
+
+def test_a_receiver_that_crashed_after_registering_answers_a_receipt_on_retry(
+        pair: Pair) -> None:
+    """The other half-state a crash can leave: the records' one transaction committed, the
+    receipt not yet kept. Made by hand (the receipt row deleted while the node is down), so
+    the retry meets it every time, and the log worker has checkpointed the records already."""
+    sender, receiver = pair.sender, pair.receiver
+    dossier = _dossier(sender, "TR-04", 3)
+    _initiate(sender, receiver, "TR-2026-04", dossiers=[dossier.code])
+    package = _package(sender, "TR-2026-04")
+    first = _receipt(receiver, sender, package)
+    receiver.stop()
+    _forget_receipts(receiver)
+    receiver.start()
+    note = _receipt(receiver, sender, package)
+    assert _receipt(receiver, sender, package) == note
+    assert _body(receiver, note)["records"] == _body(receiver, first)["records"]
+    assert sorted(_listed(receiver)) == sorted(dossier.records)
+    assert _conclude(sender, "TR-2026-04", note)["outcome"] == "received"
 
 
 def test_a_flipped_byte_is_rejected_over_http_and_custody_stays(pair: Pair) -> None:

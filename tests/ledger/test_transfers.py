@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from domain.envelope import Actor
 from domain.errors import NotDestinationError
+from ledger.bench.transfer import run_transfer_bench
 from ledger.bundle import export as export_bundle
 from ledger.config import Database, Settings
 from ledger.dev.pki import DevPki
@@ -314,3 +315,13 @@ def test_the_receiving_agency_must_be_the_destination(
     stranger = Actor("archivist-9", "archivist", "000.00.00.H09")
     with pytest.raises(NotDestinationError):
         pair.receiver.transfers.receive(stranger, _export(pair), SENDER_ORIGIN)
+
+
+def test_the_transfer_bench_runs_and_reports(tmp_path: Path) -> None:
+    """The smoke run of `stele bench --transfer` (its own two SQLite nodes): every phase
+    timed, the transfer received."""
+    result = run_transfer_bench(Settings(data_dir=tmp_path, dev=True), records=12)
+    assert result["records"] == 12 and result["dossiers"] == 1
+    for phase in ("initiate", "export", "receive"):
+        assert result[phase]["records_per_s"] > 0 and result[phase]["peak_rss_mib"] >= 0
+    assert result["package_digest"].startswith("sha-256:")
