@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,16 @@ def receive(store: StoreOptions, actor: Actor, package: Path, origin: str,
     """Check PACKAGE (a ZIP or a directory, E-ARK or BagIt), re-prove every record against
     the sending log's pinned key, register the records, and print the signed receipt. Exit 1
     with the signed rejection when a check fails (nothing is registered then)."""
-    with open_ledger(store) as ledger:
+    with open_ledger(store) as ledger, ExitStack() as stack:
+        bar: list[Any] = []
+
+        def progress(done: int, total: int) -> None:
+            if not bar:
+                bar.append(stack.enter_context(progress_bar(total, "re-proving records")))
+            bar[0].update(1)
+
         try:
-            note = ledger.transfers.receive(actor, package, origin)
+            note = ledger.transfers.receive(actor, package, origin, progress=progress)
         except TransferRejectedError as exc:
             if exc.receipt is not None:
                 _save(receipt_file, exc.receipt)

@@ -307,10 +307,11 @@ class Transfers:
 
     # -- receiving ----------------------------------------------------------------------------
     def receive(self, actor: Actor, package: Path, origin: str,
-                progress: Callable[[int], None] | None = None) -> str:
+                progress: Callable[[int, int], None] | None = None) -> str:
         """Check, re-prove and register a package from the peer log `origin`; return the
         signed receipt. Raises TransferRejectedError (with the signed rejection) when the
-        package fails a check: then nothing is registered."""
+        package fails a check: then nothing is registered. `progress(done, total)`: records
+        re-proved so far."""
         limits = Limits(max_entries=self.ledger.settings.max_package_files,
                         max_bytes=self.ledger.settings.max_package_bytes)
         listing: dict[str, Any] | None = None
@@ -337,7 +338,7 @@ class Transfers:
                                   exc.evidence) from None
 
     def _register(self, actor: Actor, opened: Any, listing: dict[str, Any], digest: str,
-                  origin: str, progress: Callable[[int], None] | None) -> str:
+                  origin: str, progress: Callable[[int, int], None] | None) -> str:
         ledger = self.ledger
         source = listing["source"]
         if source.get("origin") != origin:
@@ -416,7 +417,7 @@ class Transfers:
             bundles.append(data)
             registered.append(entry)
             if progress is not None:
-                progress(i + 1)
+                progress(i + 1, len(listing["records"]))
         held = self._held(registered, digest)
         if held is None:  # not yet registered: the documents, the bundles, then the events
             with ledger.content.batch():  # durable together, before the events name them
@@ -427,8 +428,12 @@ class Transfers:
                     ledger.content.put(data)
             ledger.records.execute(actor, commands, service=True)
         ledger.log.integrate()
-        checkpoint = ledger.log.checkpoint(force=True)
-        assert checkpoint is not None
+        # Signed here; published with the tiles by whoever publishes them (the log worker).
+        # None when a checkpoint covers the tree already: the log worker cut it meanwhile, or
+        # (a retry after a crash that kept no receipt) the records were checkpointed long ago.
+        # The latest checkpoint then covers every record, as `integrate` has returned.
+        checkpoint = ledger.log.checkpoint(force=True, publish=False) \
+            or ledger.log.checkpoint_at()
         leaves_here = {}
         for entry in registered:
             leaves_here[entry["id"]] = ledger.records.leaf_indexes(entry["id"])[0]
