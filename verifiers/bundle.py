@@ -269,7 +269,13 @@ def _source(run: _Run) -> None:
                  found=_digest(data))
         return
     origin = str(source.get("origin"))
-    nested_files = read_bundle(data)
+    # From here on what is wrong is the sender's bundle's: a finding of this step, never a
+    # stop, so the receiving log's own checks (3)-(8) still run and show the forged event.
+    try:
+        nested_files = read_bundle(data)
+    except MalformedError as exc:  # the digest the received event names is of no bundle
+        run.fail("source.bundle", exc.code, exc.message, **exc.evidence)
+        return
     document = run.document if run.document is not None else run.file(
         run.manifest.get("document"))
     nested = verify_bundle(nested_files, trust_roots=run.trust_roots, at=run.at,
@@ -278,13 +284,19 @@ def _source(run: _Run) -> None:
                            source_keys=run.source_keys, cache=run.cache)
     run.checks.extend(Check("source." + c.name, c.verdict, c.code, c.message, c.evidence)
                       for c in nested.checks)
-    manifest = json.loads(nested_files["manifest.json"])
-    raw = [nested_files[e["event"]] for e in manifest["events"]]
-    leaves = [json.loads(nested_files[e["proof"]])["leaf_index"] for e in manifest["events"]]
-    link = {"record": manifest.get("record") == run.manifest.get("record"),
-            "origin": manifest.get("origin") == origin,
-            "prev": b64(event_hash(raw[-1])) == first["prev"],
-            "leaves": leaves == source.get("leaves")}
+    try:
+        manifest = json.loads(nested_files["manifest.json"])
+        raw = [nested_files[e["event"]] for e in manifest["events"]]
+        leaves = [json.loads(nested_files[e["proof"]])["leaf_index"] for e in manifest["events"]]
+        link = {"record": manifest.get("record") == run.manifest.get("record"),
+                "origin": manifest.get("origin") == origin,
+                "prev": b64(event_hash(raw[-1])) == first["prev"],
+                "leaves": leaves == source.get("leaves")}
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # its own checks (source.*) say what is missing; without it there is no link to show
+        run.fail("source.link", "malformed", "the sender's bundle lacks the events and proofs "
+                 "the link is made of", reason=f"{type(exc).__name__}: {exc}")
+        return
     if all(link.values()):
         run.ok("source.link", origin=origin, events=len(raw))
     else:

@@ -21,6 +21,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {"type": "array", "items": {"type": "object", "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}}},
         "request_id": {"type": ["string", "null"]},
+        "receipt": {"type": "string", "description": "A refused transfer package: the "
+                    "receiving log's signed rejection, for the sender to record"},
     },
 }
 
@@ -40,10 +42,15 @@ def problem_statuses(method: str, path: str) -> set[int]:
     found.add(422)
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
                         "/v1/principals/", "/v1/trust/anchors/", "/v1/log/tiles/")) or (
-            path in ("/v1/log/checkpoint", "/v1/log/checkpoint/witnessed")):
+            path in ("/v1/log/checkpoint", "/v1/log/checkpoint/witnessed")) or (
+            # a transfer not sent from here (or not the caller's); a dossier or record to send
+            path.startswith("/v1/transfers") and path != "/v1/transfers/incoming"):
         found.add(404)
     if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
-                                             "/v1/trust/"))) or path.endswith("/evidence"):
+                                             "/v1/trust/", "/v1/transfers"))) or (
+            path.endswith("/evidence")):
+        # transfers: not_anchored, a duplicate id, an open dossier, a record's state; a
+        # package registered or a receipt recorded by a concurrent request
         found.add(409)
     if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
         found.add(400)
@@ -62,8 +69,11 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
             if (method.upper(), path) not in PUBLIC:
                 operation["security"] = [{"bearer": []}]
             for status in sorted(problem_statuses(method.upper(), path)):
+                # A route's own word on an answer is kept (not FastAPI's generic one).
+                said = operation["responses"].get(str(status), {}).get("description")
                 operation["responses"][str(status)] = {
-                    "description": "RFC 9457 problem details",
+                    "description": said if said not in (None, "Validation Error")
+                    else "RFC 9457 problem details",
                     "content": {PROBLEM: {"schema": ref}}}
     # FastAPI's own validation schemas are replaced by Problem above.
     for name in ("HTTPValidationError", "ValidationError"):

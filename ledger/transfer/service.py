@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.envelope import Actor
 from domain.errors import DomainError, InvalidInputError, NotDestinationError
+from domain.metadata import check_text
 from domain.record import Record, carried_state
 from ledger.bundle import export as export_bundle
 from ledger.errors import (
@@ -225,8 +226,15 @@ class Transfers:
         return self.ledger.content.get(self._row(transfer)[0])
 
     def _row(self, transfer: str) -> tuple[str, str, str, str | None, str | None]:
-        with self.ledger.store.transaction() as tx:
-            row = tx.transfer(transfer)
+        try:
+            # An id the domain refuses (a NUL, a control character, too long) was never sent,
+            # and PostgreSQL text cannot even hold a NUL: not found, never a store error.
+            check_text(transfer, "transfer", max_len=100)
+        except InvalidInputError:
+            row = None
+        else:
+            with self.ledger.store.transaction() as tx:
+                row = tx.transfer(transfer)
         if row is None:
             raise TransferNotFoundError("no transfer with that id was sent from this log",
                                         transfer=transfer)

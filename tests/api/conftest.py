@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,9 @@ ROLES = {
 }
 
 
-@pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[Api]:
+    """The app on `settings`, with a principal of each role (a second node, for transfers)."""
     app = create_app(settings, background=False)
     with TestClient(app) as client:
         ledger: Ledger = app.state.ledger
@@ -77,3 +79,9 @@ def api(settings: Settings) -> Iterator[Api]:
         for name, (role, agency) in ROLES.items():
             _, tokens[name] = ledger.principals.add(name=name, role=role, agency=agency)
         yield Api(client, ledger, tokens)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    with serving(settings) as api:
+        yield api

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ledger.config import Database, Settings
 from ledger.dev.pki import DevPki
-from tests.api.conftest import ARCHIVE, Api
+from ledger.log.keys import LogKey
+from tests.api.conftest import ARCHIVE, Api, serving
 from tests.pki import pem
 from verifiers.bundle import read_bundle, verify_bundle
 from verifiers.chain import verify_chain
@@ -30,6 +35,60 @@ def _register_roots(api: Api, pki: DevPki) -> dict[str, str]:
     return anchors
 
 
+ARCHIVE_ORIGIN = "archive.test/log"
+
+
+@pytest.fixture
+def nodes(settings: Settings, tmp_path: Path) -> Iterator[tuple[Api, Api]]:
+    """The agency's node (on the backend under test) and the archive's (SQLite), each
+    pinning the other's log key (STELE_PEER_LOGS) for transfers."""
+    archive = replace(settings, data_dir=tmp_path / "archive", origin=ARCHIVE_ORIGIN,
+                      database=Database(kind="sqlite", path=tmp_path / "archive.sqlite3"))
+    keys = {}
+    for node in (settings, archive):
+        node.data_dir.mkdir(parents=True)
+        keys[node.origin] = LogKey.load_or_create(node.data_dir, node.origin).verifier
+
+    def pinning(node: Settings, peer: Settings) -> Settings:
+        path = node.data_dir.with_suffix(".peers")
+        path.write_text(f"log {keys[peer.origin]}\n", encoding="utf-8")
+        return replace(node, peer_logs=path)
+
+    with serving(pinning(settings, archive)) as agency_node, \
+            serving(pinning(archive, settings)) as archive_node:
+        yield agency_node, archive_node
+
+
+def _transfer(api: Api, archive: Api, dossier: str) -> None:
+    """Send `dossier` to the archive's node over HTTP: initiate, export the package, the
+    archive receives it (re-proving it against this node's pinned key) and answers a signed
+    receipt, which this node records: custody moves."""
+    api.ledger.log.sync()  # what the log worker does: every event anchored, so provable
+    for der in api.ledger.longterm.anchorer.policy.trust_roots:  # its timestamps' root
+        assert archive.post("/v1/trust/anchors", "committee", {
+            "certificate": base64.b64encode(der).decode(), "pki": "the agency node's TSA",
+            "purposes": ["timestamping"]}).status_code == 201
+    sent = api.post("/v1/transfers", "agency", {
+        "transfer": "T1", "destination": ARCHIVE, "destination_kind": "agency_archive",
+        "destination_log": ARCHIVE_ORIGIN, "registration": "R1", "dossiers": [dossier]})
+    assert sent.status_code == 201, sent.text
+    package = api.client.get("/v1/transfers/T1/package", headers=api.headers("agency"))
+    assert package.status_code == 200, package.text
+    assert package.headers["content-type"] == "application/zip"
+    receipt = archive.client.post("/v1/transfers/incoming", content=package.content,
+                                  params={"from": api.ledger.settings.origin},
+                                  headers=archive.headers("archivist"))
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.headers["content-type"].startswith("text/plain")
+    assert api.get("/v1/transfers/T1", "agency").json()["outcome"] == "pending"
+    concluded = api.client.post("/v1/transfers/T1/receipt", content=receipt.content,
+                                headers=api.headers("agency"))
+    assert concluded.status_code == 200, concluded.text
+    assert concluded.json() == {"transfer": "T1", "outcome": "received", "events": 1}
+    shown = api.get("/v1/transfers/T1", "auditor").json()
+    assert shown["outcome"] == "received" and shown["receipt"] == receipt.text
+
+
 def _sign(api: Api, pki: DevPki, rid: str, party: str, signer_class: str, field: str) -> Any:
     now = datetime.now(UTC)
     issuer = pki.issuer_of(party)
@@ -40,7 +99,9 @@ def _sign(api: Api, pki: DevPki, rid: str, party: str, signer_class: str, field:
         "signer_class": signer_class, "field": field, "validation_data": data})
 
 
-def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> None:
+def test_whole_life_over_http(nodes: tuple[Api, Api], dev_pki: DevPki,
+                              signed_pdf: bytes) -> None:
+    api, archive = nodes
     anchors = _register_roots(api, dev_pki)
     rid = api.create(data=signed_pdf)
     digest = api.get(f"/v1/records/{rid}", "agency").json()["state"]["content"]["digest"]
@@ -59,13 +120,13 @@ def test_whole_life_over_http(api: Api, dev_pki: DevPki, signed_pdf: bytes) -> N
                                                "retention": 10}).status_code == 201
     assert api.post(f"/v1/records/{rid}/file", "agency", {"dossier": code}).status_code == 200
     assert api.post(f"/v1/dossiers/{code}/close", "agency", {}).status_code == 200
-    counts = {"dossiers": 1, "documents": 1, "bytes": 10}
-    assert api.post(f"/v1/records/{rid}/transfer", "agency", {
-        "transfer": "T1", "destination": ARCHIVE, "destination_kind": "agency_archive",
-        "registration": "R1", "package_digest": digest, "counts": counts}).status_code == 200
-    received = api.post(f"/v1/records/{rid}/transfer/receive", "archivist", {
-        "transfer": "T1", "package_digest": digest, "counts": counts, "content_digest": digest})
-    assert received.status_code == 200, received.text
+    _register_roots(archive, dev_pki)  # the archive's node validates the signatures anew
+    _transfer(api, archive, code)
+    held = archive.get(f"/v1/records/{rid}", "archivist").json()
+    assert held["state"]["custodian"] == ARCHIVE
+    assert held["events"][0]["event"]["type"] == "record.received"
+    # The archive now holds the record on this node too: its archivist acts on it here.
+    assert api.get(f"/v1/records/{rid}", "archivist").json()["state"]["custodian"] == ARCHIVE
     assert api.post(f"/v1/records/{rid}/holds", "inspector",
                     {"hold": "H1", "reason": "inspection"}).status_code == 200
     assert api.post(f"/v1/records/{rid}/holds/release", "inspector",

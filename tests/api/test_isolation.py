@@ -3,11 +3,35 @@ and state are never reached, nor revealed by a refusal; an id that is not a reco
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from domain.envelope import Actor
-from tests.api.conftest import AGENCY, OTHER_AGENCY, Api
+from ledger.config import Settings
+from ledger.log.keys import LogKey
+from tests.api.conftest import AGENCY, ARCHIVE, OTHER_AGENCY, Api
 from tests.pki import self_signed_root
+from verifiers.receipt import FORMAT as RECEIPT_FORMAT
+from verifiers.receipt import sign_receipt
+
+PEER = "archive.test/log"
+
+
+@pytest.fixture
+def peer(tmp_path: Path) -> LogKey:
+    """The log key of an archive's node this node pins: the test signs its answers."""
+    (tmp_path / "peer").mkdir()
+    return LogKey.load_or_create(tmp_path / "peer", PEER)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, peer: LogKey) -> Settings:
+    pinned = tmp_path / "peers"
+    pinned.write_text(f"log {peer.verifier}\n", encoding="utf-8")
+    return replace(settings, peer_logs=pinned)
 
 
 def _record_body(issuer: str, digest: str, size: int, number: int = 1) -> dict[str, Any]:
@@ -83,24 +107,55 @@ def test_who_may_act_is_checked_before_what_the_state_allows(api: Api) -> None:
     assert api.post(f"/v1/records/{rid}/file", "agency", {"dossier": code}).status_code == 200
     assert api.post(f"/v1/dossiers/{code}/close", "agency", {}).status_code == 200
     theirs = api.create("other", number=2)
-    digest = "sha-256:" + "cd" * 32
-    counts = {"dossiers": 1, "documents": 1, "bytes": 1}
     tries = [  # (who, path, body): each would also be refused by the record's state
-        ("other", f"/v1/records/{rid}/transfer/receive",
-         {"transfer": "T1", "package_digest": digest, "counts": counts,
-          "content_digest": digest}),
-        ("other", f"/v1/records/{rid}/transfer/reject", {"transfer": "T1", "reason": "x"}),
         ("other", f"/v1/records/{theirs}/file", {"dossier": code}),  # A's dossier is closed
         ("other", f"/v1/records/{rid}/file", {"dossier": code}),  # A's record is filed
         ("other", f"/v1/dossiers/{code}/close", {}),  # closed already
-        ("archivist", f"/v1/records/{rid}/transfer",
-         {"transfer": "T2", "destination": OTHER_AGENCY, "destination_kind": "agency_archive",
-          "registration": "R", "package_digest": digest, "counts": counts}),
+        # A's record is not anchored yet (not_anchored): custody is checked first
+        ("archivist", "/v1/transfers", _transfer_body("T2", records=[rid])),
     ]
     for who, path, body in tries:
         answer = api.post(path, who, body)
         assert answer.status_code == 403, (path, answer.text)
         assert AGENCY not in answer.text, (path, answer.text)  # nor who holds it
+
+
+def _transfer_body(transfer: str, **chosen: list[str]) -> dict[str, Any]:
+    return {"transfer": transfer, "destination": ARCHIVE, "destination_kind": "agency_archive",
+            "destination_log": PEER, "registration": "NL-1", **chosen}
+
+
+def test_another_agencys_transfer_is_neither_shown_nor_answered(api: Api, peer: LogKey) -> None:
+    """A transfer is its sending agency's: to another it is as one never sent (the same 404),
+    and only the sender records its answer, checked before whether the answer fits; another
+    agency's transfer is never sent. No refusal names the agency."""
+    rid = api.create("agency")
+    api.ledger.log.sync()  # every event anchored: a package can prove them
+    assert api.post("/v1/transfers", "agency", _transfer_body("T1", records=[rid])
+                    ).status_code == 201
+    for suffix in ("", "/package"):
+        sent, never = (api.get(f"/v1/transfers/{t}{suffix}", "other") for t in ("T1", "T0"))
+        for answer in (sent, never):
+            assert (answer.status_code, answer.json()["code"]) == (404, "transfer_not_found")
+            assert AGENCY not in answer.text, answer.text
+        assert sent.json()["detail"] == never.json()["detail"]
+    # A receipt the pinned archive signed for T1, but for another package: the sender alone
+    # is told so (receipt_transfer_mismatch); another agency is refused first.
+    note = sign_receipt({"format": RECEIPT_FORMAT, "version": 1, "outcome": "received",
+                         "transfer": "T1", "package_digest": "sha-256:" + "ab" * 32},
+                        PEER, peer.private_key)
+    refused = api.client.post("/v1/transfers/T1/receipt", content=note,
+                              headers=api.headers("other"))
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_destination")
+    assert AGENCY not in refused.text, refused.text
+    mismatch = api.client.post("/v1/transfers/T1/receipt", content=note,
+                               headers=api.headers("agency"))
+    assert (mismatch.status_code, mismatch.json()["code"]) == (422, "receipt_transfer_mismatch")
+    # The record has a transfer pending: another agency is refused before that is said.
+    again = api.post("/v1/transfers", "other", _transfer_body("T2", records=[rid]))
+    assert (again.status_code, again.json()["code"]) == (403, "not_custodian")
+    assert AGENCY not in again.text, again.text
+    assert api.get("/v1/transfers/T1", "agency").json()["outcome"] == "pending"
 
 
 def test_an_id_that_is_not_a_record_is_not_found(api: Api) -> None:

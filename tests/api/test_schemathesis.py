@@ -81,8 +81,12 @@ def errors_of(method: str, path: str) -> set[int]:
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
                         "/v1/principals/", "/v1/log/tiles/")) or path == "/v1/log/checkpoint":
         found.add(404)
-    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch")):
-        found.add(409)  # a domain rule, a duplicate, a stale If-Match, a key in flight
+    if path.startswith("/v1/transfers") and path != "/v1/transfers/incoming":
+        found.add(404)  # transfer_not_found (also another agency's); a dossier or record to send
+    if method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
+                                             "/v1/transfers")):
+        found.add(409)  # a domain rule, a duplicate, a stale If-Match, a key in flight;
+        # not_anchored; a package registered or a receipt recorded concurrently
     if path.startswith(("/v1/log/proof/", "/v1/log/leaves")):
         found.add(400)  # out_of_range
     return found

@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 
 from ledger.bench.http import free_port
-from ledger.config import Database
+from ledger.config import Database, parse_database_url
 from ledger.federation.nodes import REGIONS, Federation, Node
 from ledger.service import Ledger
-from tests.api.test_federation import _drop
+from tests.conftest import drop_schema
 from verifiers.note import parse_verifier_key
 from verifiers.receipt import open_receipt
 
@@ -71,6 +71,12 @@ def pair(database: Database, tmp_path: Path) -> Iterator[Pair]:
             _drop(node)
 
 
+def _drop(node: Node) -> None:
+    db = parse_database_url(node.database, node.data_dir)
+    if db.kind == "postgres":
+        drop_schema(db)
+
+
 # -- requests ----------------------------------------------------------------------------------
 def _send(node: Node, method: str, path: str, data: bytes | None = None, *,
           content_type: str = "application/octet-stream", token: str | None = None,
@@ -92,13 +98,14 @@ def _ok(node: Node, method: str, path: str, body: Any = None) -> Any:
     return answer
 
 
-def _until(check: Callable[[], object], timeout: float, what: str) -> Any:
+def _until(check: Callable[[], object], timeout: float, what: str, *, every: float = 0.1
+           ) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
         if found:
             return found
-        time.sleep(0.1)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -358,7 +365,7 @@ def test_a_receiver_killed_mid_registration_registers_each_record_once(pair: Pai
     # registration outran the poll, the one transaction is committed: never a part of it).
     thread, answers = _post_in_background(receiver, sender, package)
     _until(lambda: _adopted(receiver, dossier.documents[0]) or answers, 60,
-           "the receiver to adopt the package's first document")
+           "the receiver to adopt the package's first document", every=0.01)
     assert not answers and not _answered(receiver, INCOMING), answers  # still in flight
     receiver.stop(kill=True)
     thread.join(timeout=60)

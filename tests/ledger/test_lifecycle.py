@@ -42,14 +42,19 @@ def test_whole_life_is_one_unbroken_chain_in_the_log(ledger: Ledger, dev_pki: De
     ])
     assert ledger.records.record(rid).issued
     ledger.records.do(AGENCY, "dossier.close", dossier=code)
+    # The transfer as the transfer service writes it (tests/ledger/test_transfers.py makes a
+    # real one between two nodes): its package digest, then the digest of the receiver's
+    # signed receipt, which the ledger keeps.
+    package = ledger.content.put(b"the transfer list")
+    counts = {"dossiers": 1, "documents": 1, "bytes": 10}
     ledger.records.do(AGENCY, "record.transfer.initiate", record=rid, transfer="T1",
                       destination=ARCHIVE.agency, destination_kind="agency_archive",
-                      registration="R1",
-                      package_digest=digest, counts={"dossiers": 1, "documents": 1, "bytes": 10})
+                      registration="R1", package_digest=package, counts=counts)
     assert ledger.records.record(rid).custodian == AGENCY.agency  # custody moves only on receipt
+    receipt = ledger.content.put(b"the archive's signed receipt")
     ledger.records.do(ARCHIVE, "record.transfer.receive", record=rid, transfer="T1",
-                      package_digest=digest, counts={"dossiers": 1, "documents": 1, "bytes": 10},
-                      content_digest=digest)
+                      package_digest=package, counts=counts, content_digest=digest,
+                      receipt=receipt)
     assert ledger.records.record(rid).custodian == ARCHIVE.agency
     ledger.records.do(ARCHIVE, "record.hold.place", record=rid, hold="H1", reason="audit")
     ledger.records.do(ARCHIVE, "record.hold.release", record=rid, hold="H1", reason="done")
