@@ -206,6 +206,7 @@ def _fork_of(fed: Federation, region: str, root: Path) -> Node:
                 log_vkey=real.log_vkey, extra_env=dict(real.extra_env))
     shutil.copy2(real.policy, fork.policy)  # it submits to the same witnesses
     shutil.copy2(real.witnessed_logs, fork.witnessed_logs)
+    shutil.copy2(real.peer_logs, fork.peer_logs)
     with Ledger(fork.settings()) as ledger:
         _, fork.token = ledger.principals.add(name="fork", role="agency", agency=fork.agency)
     return fork

@@ -40,6 +40,8 @@ pytestmark = pytest.mark.slow  # fuzzes the whole API: left out of `make test-fa
 
 EXAMPLES = 25
 PRINCIPALS = {"auditor": ("auditor", "000.00.00.K01"), "agency": ("agency", "000.00.00.G01")}
+# A transfer package is sent as the ZIP's bytes, as any other binary body.
+schemathesis.serializer.alias("application/zip", "application/octet-stream")
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
           checks.content_type_conformance, checks.response_schema_conformance]
 

@@ -1,6 +1,7 @@
 """Transfers between two archives' nodes, as real `stele serve` processes on loopback, on SQLite
 and on PostgreSQL: a round trip through the HTTP API (E-ARK and BagIt), the receiving node
-killed while it registers a package, and a damaged package rejected with a signed rejection.
+killed while it registers a package (and stopped after registering one but before keeping its
+receipt), and a damaged package rejected with a signed rejection.
 
 The nodes are `north` (sending) and `central` (receiving) of a prepared Federation: each pins
 the other's log key (peer-logs.txt) and trusts the other's development TSA. `south` is not
@@ -208,6 +209,21 @@ def _record(node: Node, rid: str) -> dict[str, Any]:
     return dict(_ok(node, "GET", f"/v1/records/{rid}"))
 
 
+def _evidence(node: Node, rid: str, timeout: float = 60) -> bytes:
+    """The record's evidence bundle with its document, again while it answers 409
+    `not_anchored` (the node anchors what it registered within a checkpoint interval)."""
+    path = f"/v1/records/{rid}/evidence?with_content=true"
+
+    def exported() -> bytes | None:
+        status, data = _send(node, "GET", path)
+        if status == 409 and json.loads(data).get("code") == "not_anchored":
+            return None
+        assert status == 200, data
+        return data
+
+    return bytes(_until(exported, timeout, f"{rid} to be anchored on {node.region}"))
+
+
 def _listed(node: Node) -> list[str]:
     """Every record id `GET /v1/records` lists for the node's agency, page by page."""
     ids: list[str] = []
@@ -335,9 +351,7 @@ def test_a_round_trip_moves_custody_and_both_histories_verify(
     assert sorted(_listed(receiver)) == sorted(ids)
 
     bundle = tmp_path / "received.zip"
-    status, data = _send(receiver, "GET", f"/v1/records/{ids[0]}/evidence?with_content=true")
-    assert status == 200, data
-    bundle.write_bytes(data)
+    bundle.write_bytes(_evidence(receiver, ids[0]))
     trust = _tsa_roots(tmp_path / "tsa-roots.pem", sender, receiver)
     pinned = ["--trust", str(trust), "--log-key", receiver.log_vkey]
     both = _verify(bundle, *pinned, "--source-log-key", sender.log_vkey)

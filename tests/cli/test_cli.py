@@ -93,6 +93,30 @@ def test_outputs_verify_with_the_proof_kernel(stele: Stele) -> None:
                        first.root, latest.root)
 
 
+def _archive_node(stele: Stele, tmp_path: Path) -> Stele:
+    """An archive's node (SQLite, in its own directory) and `stele`'s, each pinning the
+    other's log key (STELE_PEER_LOGS); the archive trusts the sender's TSA (development)."""
+    (tmp_path / "archive").mkdir()
+    archive = Stele(tmp_path / "archive", None)
+    archive.env["STELE_LOG_ORIGIN"] = "archive.test/log"
+    for node, peer in ((stele, archive), (archive, stele)):
+        pinned = node.cwd / "peers.policy"
+        pinned.write_text(f"log {peer.run('log', 'key').stdout.strip()}\n", encoding="utf-8")
+        node.env["STELE_PEER_LOGS"] = str(pinned)
+    return archive
+
+
+def _trust_tsa_of(sender: Stele, receiver: Stele) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    chain = (sender.cwd / "stele-data" / "tsa" / "tsa-chain.pem").read_bytes()
+    root = receiver.cwd / "sender-tsa-root.pem"  # the chain is the TSA's, then its root's
+    root.write_bytes(x509.load_pem_x509_certificates(chain)[1].public_bytes(Encoding.PEM))
+    receiver.run("trust", "add", str(root), "--pki", "the sender's development TSA",
+                 "--purpose", "timestamping", "--agency", "000.00.00.B01")  # the committee
+
+
 def test_record_actions_from_the_command_line(stele: Stele, tmp_path: Path) -> None:
     meta = tmp_path / "meta.json"
     meta.write_text(json.dumps({
@@ -110,26 +134,39 @@ def test_record_actions_from_the_command_line(stele: Stele, tmp_path: Path) -> N
     placed = json.loads(stele.run("record", "hold", "place", rid, "--hold", "L-1",
                                   "--reason", "litigation", *agency).stdout)
     assert placed["event"]["prev"] == created["hash"]
-    counts = json.dumps({"dossiers": 0, "documents": 1, "bytes": 22})
-    digest = created["event"]["data"]["content"]["digest"]
-    stele.run("record", "transfer", "initiate", rid, "--transfer", "T-1", "--destination",
-              "000.00.00.H01", "--destination-kind", "historical_archive", "--registration",
-              "NL-1", "--package-digest", digest, "--counts", counts, *agency)
-    refused = stele.run("record", "transfer", "receive", rid, "--transfer", "T-1",
-                        "--package-digest", digest, "--counts", counts, "--content-digest",
-                        digest, *agency, ok=False)
+    # The transfer, to the historical archive's node: a package, its signed receipt.
+    archive = _archive_node(stele, tmp_path)
+    initiated = stele.json("transfer", "initiate", "T-1", "--destination", "000.00.00.H01",
+                           "--destination-kind", "historical_archive", "--destination-log",
+                           "archive.test/log", "--registration", "NL-1", "--record", rid,
+                           *agency)
+    assert initiated["records"] == 1
+    package = tmp_path / "T-1.zip"
+    exported = stele.json("transfer", "export", "T-1", "--output", str(package))
+    assert exported["package_digest"] == initiated["package_digest"]
+    _trust_tsa_of(stele, archive)
+    refused = archive.run("transfer", "receive", str(package), "--from", "cli.test/log",
+                          *agency, ok=False)
     assert refused.returncode == 1
-    assert refused.stderr.startswith("error: not_destination:")
-    stele.run("record", "transfer", "receive", rid, "--transfer", "T-1", "--package-digest",
-              digest, "--counts", counts, "--content-digest", digest,
-              "--agency", "000.00.00.H01", "--role", "archivist")
+    assert refused.stderr.startswith("error: not_destination:"), refused.stderr
+    receipt = tmp_path / "receipt.txt"
+    archive.run("transfer", "receive", str(package), "--from", "cli.test/log",
+                "--agency", "000.00.00.H01", "--role", "archivist", "--receipt", str(receipt))
+    held = archive.json("record", "show", rid)
+    assert held["state"]["custodian"] == "000.00.00.H01"
+    assert held["events"][0]["event"]["type"] == "record.received"
+    assert stele.json("record", "show", rid)["state"]["custodian"] == "000.00.00.G01"
+    concluded = stele.json("transfer", "receipt", str(receipt), "--transfer", "T-1", *agency)
+    assert concluded == {"transfer": "T-1", "outcome": "received", "events": 1}
+    assert stele.json("transfer", "show", "T-1", *agency)["outcome"] == "received"
     shown = stele.json("record", "show", rid)
     assert shown["state"]["custodian"] == "000.00.00.H01"
     assert [e["event"]["type"] for e in shown["events"]] == [
         "record.created", "record.hold_placed", "record.transfer_initiated",
         "record.transfer_received"]
-    audit = stele.run("audit", "--json")
-    assert json.loads(audit.stdout)["bottom_line"] == "PASSED"
+    for node in (stele, archive):
+        audit = node.run("audit", "--json")
+        assert json.loads(audit.stdout)["bottom_line"] == "PASSED"
 
 
 @pytest.mark.parametrize(("args", "code"), [
@@ -225,7 +262,8 @@ def test_timestamp_and_evidence_record_of_an_anchored_checkpoint(stele: Stele) -
 
     stele.run("demo", "--records", "2")
     status = stele.json("log", "status")
-    assert status["anchoring"]["anchored_checkpoints"] == 1
+    # Anchored twice: before the demo's transfer (its package proves every event), at the end
+    assert status["anchoring"]["anchored_checkpoints"] == 2
     size = status["checkpoint"]["size"] - 1  # the last checkpoint covers the anchor entry
     note = stele.run("log", "checkpoint", "--size", str(size)).stdout.encode()
     token = subprocess.run([*stele.command, "log", "timestamp", "--size", str(size)],
