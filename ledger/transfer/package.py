@@ -49,8 +49,8 @@ from verifiers.package import (
 )
 
 __all__ = [
-    "FORMATS", "LIST_FORMAT", "LIST_HTML_PATH", "LIST_PATH", "LIST_VERSION", "PREMIS_PATH",
-    "REP_METS_PATH", "SCHEMA_PATH", "PackageTargetError", "PackedRecord",
+    "FORMATS", "LIST_FORMAT", "LIST_HTML_PATH", "LIST_PATH", "LIST_VERSION", "PREMIS_FIELDS",
+    "PREMIS_PATH", "REP_METS_PATH", "SCHEMA_PATH", "PackageTargetError", "PackedRecord",
     "descriptive_path", "descriptive_xml", "document_path", "dossier_evidence_path",
     "evidence_path", "premis_xml", "transfer_list_html", "write_package",
 ]
@@ -145,11 +145,15 @@ Attrs = Sequence[tuple[str, object | None]]
 
 
 class _Xml:
-    """An XML document written element by element, two-space indented, UTF-8."""
+    """An XML document written element by element, two-space indented, UTF-8 (encoded as it
+    is written: a package's PREMIS holds every event, and is kept once, not as pieces too)."""
 
     def __init__(self) -> None:
-        self._parts = ['<?xml version="1.0" encoding="UTF-8"?>\n']
+        self._out = bytearray(b'<?xml version="1.0" encoding="UTF-8"?>\n')
         self._open: list[str] = []
+
+    def _write(self, text: str) -> None:
+        self._out += text.encode("utf-8")
 
     def _tag(self, tag: str, attrs: Attrs) -> str:
         return "  " * len(self._open) + "<" + tag + "".join(
@@ -157,20 +161,20 @@ class _Xml:
 
     @contextmanager
     def element(self, tag: str, attrs: Attrs = ()) -> Iterator[None]:
-        self._parts.append(self._tag(tag, attrs) + ">\n")
+        self._write(self._tag(tag, attrs) + ">\n")
         self._open.append(tag)
         yield
         self._open.pop()
-        self._parts.append("  " * len(self._open) + f"</{tag}>\n")
+        self._write("  " * len(self._open) + f"</{tag}>\n")
 
     def empty(self, tag: str, attrs: Attrs = ()) -> None:
-        self._parts.append(self._tag(tag, attrs) + "/>\n")
+        self._write(self._tag(tag, attrs) + "/>\n")
 
     def leaf(self, tag: str, text: object, attrs: Attrs = ()) -> None:
-        self._parts.append(self._tag(tag, attrs) + ">" + _text(text) + f"</{tag}>\n")
+        self._write(self._tag(tag, attrs) + ">" + _text(text) + f"</{tag}>\n")
 
     def bytes(self) -> bytes:
-        return "".join(self._parts).encode("utf-8")
+        return bytes(self._out)
 
 
 # -- descriptive metadata: Dublin Core ----------------------------------------------------------
@@ -211,11 +215,15 @@ _HASHES = "http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions"
 _EVENT_TYPES = "http://id.loc.gov/vocabulary/preservation/eventType"
 
 
+PREMIS_FIELDS = ("record", "version", "type", "at", "actor")
+
+
 @dataclass(frozen=True)
 class PackedRecord:
     """One record as packed at initiation: its `records` entry of the transfer list, its
-    events (decoded envelopes: v, record, version, type, at, actor {id, role, agency}, prev,
-    data) in version order, and each event's hash (base64 SHA-256 of its canonical bytes)."""
+    events (the PREMIS_FIELDS of each decoded envelope: record, version, type, at, actor {id,
+    role, agency}) in version order, and each event's hash (base64 SHA-256 of its canonical
+    bytes)."""
 
     entry: dict[str, Any]
     events: list[dict[str, Any]]

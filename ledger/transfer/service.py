@@ -144,8 +144,10 @@ class Transfers:
         files: list[dict[str, Any]] = []
         packed: list[pkg.PackedRecord] = []
         versions: dict[str, int] = {}
+        chosen.reverse()
         with ledger.content.batch():  # durable together, before any event names them
-            for member, filed in chosen:
+            while chosen:  # each record's aggregate is let go once it is packed
+                member, filed = chosen.pop()
                 entry, events, hashes = self._pack_record(member, filed, files)
                 versions[entry["id"]] = entry["events"]
                 packed.append(pkg.PackedRecord(entry=entry, events=events, hashes=hashes))
@@ -213,8 +215,9 @@ class Transfers:
         }
         self._freeze(files, entry["evidence"], bundle, "evidence")
         self._freeze(files, entry["descriptive"], pkg.descriptive_xml(entry), "descriptive")
-        return entry, [e["event"] for e in described["events"]], \
-            [e["hash"] for e in described["events"]]
+        # PREMIS needs each event's envelope, not its data: the data stay in the bundle
+        events = [{k: e["event"].get(k) for k in pkg.PREMIS_FIELDS} for e in described["events"]]
+        return entry, events, [e["hash"] for e in described["events"]]
 
     def _freeze(self, files: list[dict[str, Any]], path: str, data: bytes, use: str) -> None:
         digest = self.ledger.content.put(data)
