@@ -143,13 +143,11 @@ class Transfers:
         created = utc_iso(ledger.clock())
         files: list[dict[str, Any]] = []
         packed: list[pkg.PackedRecord] = []
-        versions: dict[str, int] = {}
         chosen.reverse()
         with ledger.content.batch():  # durable together, before any event names them
             while chosen:  # each record's aggregate is let go once it is packed
                 member, filed = chosen.pop()
                 entry, events, hashes = self._pack_record(member, filed, files)
-                versions[entry["id"]] = entry["events"]
                 packed.append(pkg.PackedRecord(entry=entry, events=events, hashes=hashes))
         entries = [p.entry for p in packed]
         folder_entries = []
@@ -182,7 +180,7 @@ class Transfers:
             "record": e["id"], "transfer": transfer, "destination": destination,
             "destination_kind": destination_kind, "registration": registration,
             "package_digest": digest, "counts": counts, "legal_basis": legal_basis,
-        }, versions[e["id"]]) for e in entries]
+        }, e["events"]) for e in entries]
         store = ledger.store
 
         def row(_: Any) -> list[tuple[str, list[Any]]]:

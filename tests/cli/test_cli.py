@@ -107,12 +107,8 @@ def _archive_node(stele: Stele, tmp_path: Path) -> Stele:
 
 
 def _trust_tsa_of(sender: Stele, receiver: Stele) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    chain = (sender.cwd / "stele-data" / "tsa" / "tsa-chain.pem").read_bytes()
-    root = receiver.cwd / "sender-tsa-root.pem"  # the chain is the TSA's, then its root's
-    root.write_bytes(x509.load_pem_x509_certificates(chain)[1].public_bytes(Encoding.PEM))
+    root = receiver.cwd / "sender-tsa-root.pem"
+    root.write_text(sender.run("tsa", "cert", "--root").stdout, encoding="utf-8")
     receiver.run("trust", "add", str(root), "--pki", "the sender's development TSA",
                  "--purpose", "timestamping", "--agency", "000.00.00.B01")  # the committee
 
