@@ -16,6 +16,7 @@ docs/decisions.md weighs.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import secrets
@@ -40,6 +41,9 @@ from ledger.dev.tsa import load_or_create
 from ledger.log.keys import WITNESS_KEY_FILE, LogKey
 from ledger.service import Ledger
 from verifiers.certs import fingerprint
+
+# What a client sees of a node that is down or died mid-answer (a test killed it).
+_DOWN = (RuntimeError, OSError, http.client.HTTPException)
 
 REGIONS = ("north", "central", "south")
 COMMITTEE = Actor("federation-setup", "committee", "000.00.00.B01")
@@ -118,7 +122,7 @@ class Node:
                 with _open(urllib.request.Request(self.url + "/readyz"), 1) as answer:  # noqa: S310
                     if answer.status == 200:
                         return
-            except (urllib.error.URLError, OSError):
+            except _DOWN:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.region} did not become ready in {wait} s")
 
@@ -284,7 +288,7 @@ class Federation:
             while time.monotonic() < deadline:
                 try:
                     counts[region] += len(node.write(10, run=f"W{batch}"))
-                except (RuntimeError, OSError):
+                except _DOWN:
                     return  # the node is down (a test killed it)
                 batch += 1
 
@@ -304,7 +308,7 @@ class Federation:
             for region, node in self.nodes.items():
                 try:
                     status = node.status()
-                except (RuntimeError, OSError):
+                except _DOWN:
                     continue
                 witnessed = (status["witnessing"] or {}).get("witnessed") or {}
                 cp = status["checkpoint"] or {}

@@ -162,7 +162,7 @@ def _bundles_carry_the_quorum(fed: Federation) -> None:
     `stele verify --witness-policy` requires that quorum and names each cosigner."""
     north = fed.nodes["north"]
     record = north.write(1, run="E")[0]
-    fed.wait_witnessed(timeout=60)
+    assert "north" in fed.wait_witnessed(timeout=120), "north's quorum did not cosign in time"
     bundle = north.data_dir.parent / "north-evidence.zip"
     request = urllib.request.Request(f"{north.url}/v1/records/{record}/evidence",
                                      headers={"Authorization": f"Bearer {north.token}"})
