@@ -92,3 +92,30 @@ UntrustedSignerError = _error(
     "UntrustedSignerError", "untrusted_signer",
     "The signer's certificate does not chain to a trust anchor in force at signing time.",
 )
+CatalogManagerOnlyError = _error(
+    "CatalogManagerOnlyError", "catalog_manager_only",
+    "Only catalog managers (the State Records and Archives Department) publish catalogs.",
+)
+CatalogUnchangedError = _error(
+    "CatalogUnchangedError", "catalog_unchanged", "A new version must change the catalog."
+)
+CatalogRollbackError = _error(
+    "CatalogRollbackError", "catalog_rollback", "A catalog copy never moves to an older version."
+)
+CatalogCodeUnknownError = _error(
+    "CatalogCodeUnknownError", "catalog_code_unknown",
+    "A record names a code that the catalog version in force does not hold.",
+)
+CatalogCodeNotYetValidError = _error(
+    "CatalogCodeNotYetValidError", "catalog_code_not_yet_valid",
+    "A record names a code that came into force after the document's issue date.",
+)
+CatalogCodeExpiredError = _error(
+    "CatalogCodeExpiredError", "catalog_code_expired",
+    "A record names a code no longer in force on the document's issue date (a merged agency: "
+    "its successor).",
+)
+CatalogRetentionMismatchError = _error(
+    "CatalogRetentionMismatchError", "catalog_retention_mismatch",
+    "A record's retention differs from the period its retention schedule sets.",
+)

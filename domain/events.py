@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.anchor import LogAnchor, LogRenewal
+from domain.catalog import Catalog, CatalogCopy
 from domain.chained import ChainedAggregate
 from domain.dossier import Dossier
 from domain.record import Record
@@ -18,9 +19,21 @@ EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
         Dossier.Opened, Dossier.MemberAdded, Dossier.Closed,
         LogAnchor.Anchored, LogRenewal.Renewed,
         TrustAnchor.Registered, TrustAnchor.Suspended, TrustAnchor.Reinstated,
-        TrustAnchor.Retired,
+        TrustAnchor.Retired, Catalog.Published, CatalogCopy.Synced,
     )
 }
+# A type whose first event creates its aggregate and whose later ones extend it: by version.
+LATER_EVENT_CLASSES: dict[str, type[ChainedAggregate.Event]] = {
+    cls.TYPE: cls for cls in (Catalog.Republished, CatalogCopy.Resynced)
+}
+
+
+def event_class(type_: str, version: int) -> type[ChainedAggregate.Event]:
+    """The event class of an envelope's `type` at aggregate `version` (KeyError if none)."""
+    if version > 1 and type_ in LATER_EVENT_CLASSES:
+        return LATER_EVENT_CLASSES[type_]
+    return EVENT_CLASSES[type_]
+
 
 _PREMIS = "http://id.loc.gov/vocabulary/preservation/eventType/"
 # PREMIS eventType (id.loc.gov) where the vocabulary has a clear match; None where it has none
@@ -48,10 +61,12 @@ PREMIS_EVENT_TYPES: dict[str, str | None] = {
     "trust.anchor_suspended": None,
     "trust.anchor_reinstated": None,
     "trust.anchor_retired": None,
+    "catalog.published": None,
+    "catalog.synced": _PREMIS + "rep",  # replication: a copy of the centre's catalog
 }
 
-AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (Record, Dossier, LogAnchor, LogRenewal,
-                                                       TrustAnchor)
+AGGREGATE_CLASSES: tuple[type[ChainedAggregate], ...] = (
+    Record, Dossier, LogAnchor, LogRenewal, TrustAnchor, Catalog, CatalogCopy)
 
 
 def aggregate_class(event_class: type[ChainedAggregate.Event]) -> type[ChainedAggregate]:

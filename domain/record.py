@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from domain import errors
+from domain.catalog import CatalogSet
 from domain.chained import ChainedAggregate, aggregate_id
 from domain.envelope import Actor
 from domain.metadata import (
@@ -88,6 +89,15 @@ class Record(ChainedAggregate):
         schedule: str
         content: dict[str, Any]
         custodian: str
+        # The shared catalogs' versions the metadata was checked against (catalog ->
+        # version); left out of the envelope where the node held no catalog.
+        used_catalogs: dict[str, int] | None = None
+
+        def data(self) -> dict[str, Any]:
+            data = super().data()
+            if data.get("used_catalogs") is None:
+                data.pop("used_catalogs", None)
+            return data
 
         def apply(self, aggregate: Any) -> None:
             aggregate.metadata = self.metadata
@@ -291,7 +301,11 @@ class Record(ChainedAggregate):
         retention: Any,
         schedule: str,
         content: dict[str, Any],
+        catalogs: CatalogSet | None = None,
     ) -> Record:
+        """Register a document the actor's agency issued; with `catalogs` (the versions in
+        force on this node), its issuer, type, access level and retention schedule must be in
+        force there on its issue date, and the event names those versions."""
         meta = check_metadata(metadata)
         if not isinstance(content, dict) or set(content) != {"digest", "size", "media_type"}:
             raise errors.InvalidInputError(
@@ -301,6 +315,10 @@ class Record(ChainedAggregate):
         if meta["issuer"] != actor.agency:  # a record's id is its registration: never squat one
             raise errors.NotIssuerError(
                 "an agency registers only the documents it issued", actor=actor.agency)
+        schedule = check_text(schedule, "schedule", max_len=200)
+        retention = check_retention(retention)
+        if catalogs is not None:
+            catalogs.check_record(meta, retention, schedule)
         return cls._create(
             cls.Created,
             id=_registration_id(meta),
@@ -308,14 +326,15 @@ class Record(ChainedAggregate):
             actor=actor.as_dict(),
             prev=None,
             metadata=meta,
-            retention=check_retention(retention),
-            schedule=check_text(schedule, "schedule", max_len=200),
+            retention=retention,
+            schedule=schedule,
             content={
                 "digest": check_digest(content["digest"], "content.digest"),
                 "size": check_positive_int(content["size"], "content.size", zero=True),
                 "media_type": check_text(content["media_type"], "content.media_type", max_len=255),
             },
             custodian=actor.agency,
+            used_catalogs=None if catalogs is None else catalogs.used(),
         )
 
     @classmethod

@@ -199,6 +199,15 @@ class Settings:
     peer_logs: Path | None = None
     max_package_bytes: int = DEFAULT_MAX_PACKAGE_BYTES
     max_package_files: int = DEFAULT_MAX_PACKAGE_FILES
+    # Shared catalogs. On the centre: how long each signed index it publishes stays valid
+    # (it is re-signed when half of that has passed). On a consumer: the centre's tiles URL,
+    # the trust file pinning its log key and catalog keys, how often to sync, and how long
+    # after the index expires writes that a catalog checks still go on.
+    catalog_index_hours: float = 24.0
+    catalog_from: str | None = None
+    catalog_trust: Path | None = None
+    catalog_sync_seconds: float = 300.0
+    catalog_grace_hours: float = 24.0
 
     @property
     def tiles_dir(self) -> Path:
@@ -273,7 +282,28 @@ class Settings:
             max_package_files=_whole_number(env, "STELE_MAX_PACKAGE_FILES",
                                             DEFAULT_MAX_PACKAGE_FILES),
             **_witnessing(env, origin),
+            **_catalogs(env),
         )
+
+
+def _catalogs(env: Mapping[str, str]) -> dict[str, Any]:
+    source = env.get("STELE_CATALOG_FROM", "").strip() or None
+    trust = env.get("STELE_CATALOG_TRUST", "").strip()
+    if source and not trust:
+        raise ConfigError("STELE_CATALOG_FROM needs STELE_CATALOG_TRUST: the file pinning the "
+                          "centre's log key and catalog keys")
+    try:
+        hours = {name: float(env.get(var, default)) for name, var, default in (
+            ("catalog_index_hours", "STELE_CATALOG_INDEX_HOURS", "24"),
+            ("catalog_sync_seconds", "STELE_CATALOG_SYNC_SECONDS", "300"),
+            ("catalog_grace_hours", "STELE_CATALOG_GRACE_HOURS", "24"))}
+    except ValueError as exc:
+        raise ConfigError(f"bad STELE_CATALOG_* setting: {exc}") from None
+    if hours["catalog_index_hours"] <= 0 or hours["catalog_sync_seconds"] <= 0 or (
+            hours["catalog_grace_hours"] < 0):
+        raise ConfigError("STELE_CATALOG_INDEX_HOURS and STELE_CATALOG_SYNC_SECONDS must be "
+                          "positive, STELE_CATALOG_GRACE_HOURS not negative")
+    return {"catalog_from": source, "catalog_trust": Path(trust) if trust else None, **hours}
 
 
 def _witnessing(env: Mapping[str, str], origin: str) -> dict[str, Any]:

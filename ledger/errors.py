@@ -53,6 +53,17 @@ class ConflictError(LedgerError):
     code = "conflict"
 
 
+class CatalogStaleError(LedgerError):
+    """The centre's catalog index this node holds has expired past the grace period: writes
+    that a catalog checks wait for a sync."""
+
+    code = "catalog_stale"
+
+
+class CatalogNotFoundError(NotFoundError):
+    code = "catalog_not_found"
+
+
 class LogRangeError(LedgerError):
     """An index or size outside the log as it stands."""
 

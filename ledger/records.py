@@ -20,6 +20,17 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from domain.catalog import (
+    Catalog,
+    CatalogCopy,
+    CatalogSet,
+    catalog_id,
+    check_entries,
+    check_name,
+    copy_id,
+    parse_snapshot,
+    snapshot_bytes,
+)
 from domain.chained import ChainedAggregate
 from domain.dossier import Dossier, dossier_id
 from domain.envelope import Actor
@@ -29,6 +40,7 @@ from domain.record import Record
 from domain.trust import TrustAnchor, anchor_id, check_anchor_ref
 from ledger.access.policy import READ_ALL, READ_OWN, allow, may_read
 from ledger.access.principals import Principal
+from ledger.catalog.held import HeldCatalogs
 from ledger.config import Settings
 from ledger.dev.tsa import is_development_certificate
 from ledger.errors import (
@@ -47,7 +59,8 @@ from ledger.store.recorders import Statements
 from ledger.store.tables import LogStore
 from ledger.trust.registry import AnchorNotFoundError
 from ledger.trust.signatures import SignatureIntake
-from verifiers.canonical import b64, event_hash
+from verifiers.canonical import b64, event_hash, utc_iso
+from verifiers.digest import digest_of
 from verifiers.tiles import MAX_ENTRY_SIZE
 
 
@@ -82,8 +95,12 @@ class _UnitOfWork:
     """The aggregates a batch touches, loaded once and saved together."""
 
     def __init__(self, app: RecordsApplication, content: ContentStore,
-                 intake: SignatureIntake | None = None, *, dev: bool = False) -> None:
+                 intake: SignatureIntake | None = None, *, dev: bool = False,
+                 held: HeldCatalogs | None = None) -> None:
         self.app = app
+        self.held = held  # the shared catalogs' versions this node holds
+        self._in_force: tuple[CatalogSet | None] | None = None
+        self.statements: list[tuple[str, Sequence[Any]]] = []  # run in the save's transaction
         self.dev = dev  # development trust allowed (the dev PKI's roots as anchors)
         self.content = content
         self.intake = intake
@@ -127,6 +144,12 @@ class _UnitOfWork:
         _expect(aggregate, expected_version)
         return aggregate
 
+    def catalogs(self) -> CatalogSet | None:
+        """The catalog versions in force for this unit of work (read once)."""
+        if self._in_force is None:
+            self._in_force = (None if self.held is None else self.held.in_force(),)
+        return self._in_force[0]
+
     def new(self, aggregate: ChainedAggregate, kind: str) -> None:
         """A new aggregate. One already stored is caught by the store's unique key on save
         (no read per create); `duplicates()` then names it."""
@@ -166,7 +189,7 @@ def _create(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
             metadata: dict[str, Any], retention: Any, schedule: str,
             content: dict[str, Any]) -> None:
     record = Record.register(actor=actor, at=at, metadata=metadata, retention=retention,
-                             schedule=schedule, content=content)
+                             schedule=schedule, content=content, catalogs=uow.catalogs())
     uow.new(record, "record")
     uow.contents.append(record.content["digest"])
 
@@ -251,6 +274,45 @@ def _close_dossier(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None,
     uow.dossier(dossier, ev).close(actor=actor, at=at)
 
 
+def _publish_catalog(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+                     catalog: str, entries: list[dict[str, Any]]) -> None:
+    """Publish a new version of a shared catalog (on the centre): its entries, whole."""
+    assert uow.held is not None
+    name = check_name(catalog)
+    checked = check_entries(name, entries)
+    current = uow.load(catalog_id(name))
+    if current is None:
+        aggregate = Catalog.publish_first(actor=actor, at=at, name=name, entries=checked)
+        uow.new(aggregate, "catalog")
+    else:
+        assert isinstance(current, Catalog)
+        _expect(current, ev)
+        previous = list(uow.held.version(name, current.version).entries)
+        current.publish(actor=actor, at=at, entries=checked, previous=previous)
+        aggregate = current
+    uow.statements.append(uow.held.add_statement(
+        name, aggregate.version, aggregate.digest,
+        snapshot_bytes(name, aggregate.version, checked), utc_iso(at)))
+
+
+def _sync_catalog(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
+                  snapshot: bytes, leaf: int, centre: dict[str, Any],
+                  index: dict[str, str]) -> None:
+    """Take a catalog version from the centre (verified by the catalog service)."""
+    assert uow.held is not None
+    name, version, _ = parse_snapshot(snapshot)
+    digest = digest_of(snapshot)
+    synced = {"catalog": name, "catalog_version": version, "digest": digest,
+              "leaf": leaf, "centre": centre, "index": index}
+    copy = uow.load(copy_id(name))
+    if copy is None:
+        uow.new(CatalogCopy.first(actor=actor, at=at, **synced), "catalog copy")
+    else:
+        assert isinstance(copy, CatalogCopy)
+        copy.sync(actor=actor, at=at, **synced)
+    uow.statements.append(uow.held.add_statement(name, version, digest, snapshot, utc_iso(at)))
+
+
 ACTIONS: dict[str, Handler] = {
     "record.create": _create,
     "record.sign": _sign,
@@ -267,6 +329,7 @@ ACTIONS: dict[str, Handler] = {
     "trust.suspend": _on_anchor("suspend"),
     "trust.reinstate": _on_anchor("reinstate"),
     "trust.retire": _on_anchor("retire"),
+    "catalog.publish": _publish_catalog,
 }
 
 
@@ -287,6 +350,7 @@ SERVICE_ACTIONS: dict[str, Handler] = {
     "record.transfer.receive": _on_record("receive_transfer"),
     "record.transfer.reject": _on_record("reject_transfer"),
     "record.receive": _receive,
+    "catalog.sync": _sync_catalog,
 }
 
 
@@ -329,8 +393,9 @@ class Records:
 
     def __init__(self, *, settings: Settings, clock: Callable[[], datetime], store: LogStore,
                  app: RecordsApplication, content: ContentStore,
-                 intake: SignatureIntake) -> None:
+                 intake: SignatureIntake, held: HeldCatalogs) -> None:
         self.settings = settings
+        self.held = held
         self.clock = clock
         self.store = store
         self.app = app
@@ -347,7 +412,8 @@ class Records:
         if not commands:
             raise InvalidInputError("no commands")
         at = self.clock()
-        uow = _UnitOfWork(self.app, self.content, self.intake, dev=self.settings.dev)
+        uow = _UnitOfWork(self.app, self.content, self.intake, dev=self.settings.dev,
+                          held=self.held)
         for command in commands:
             handler = _bind(command.action, command.params, service)
             handler(uow, actor, at, command.expected_version, **command.params)
@@ -358,7 +424,7 @@ class Records:
                 raise EventTooLargeError(
                     f"the event would be {len(w.canonical)} bytes; a log entry holds at most "
                     f"{MAX_ENTRY_SIZE}", type=w.type, size=len(w.canonical))
-        statements = also(written) if also is not None else ()
+        statements = [*uow.statements, *(also(written) if also is not None else ())]
         if uow.new_anchors:
             with self.store.transaction() as tx:
                 tx.index_anchors(uow.new_anchors)

@@ -5,6 +5,7 @@ that callers use, each for one concern:
 - `log` (ledger/log/service.py): integration, checkpoints, proofs, status, the audit;
 - `longterm` (ledger/longterm/service.py): anchoring, renewal, the roots that vouch;
 - `transfers` (ledger/transfer/service.py): packages sent to and received from peer logs;
+- `catalogs` (ledger/catalog/service.py): the shared catalogs, published, synced, looked up;
 - `trust` (the trust-anchor registry), `principals` (who may call the API), `content`.
 """
 
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ledger.access.principals import Principals
+from ledger.catalog.held import HeldCatalogs
+from ledger.catalog.service import Catalogs
 from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.log.checkpoints import Checkpointer
@@ -85,9 +88,14 @@ class Ledger:
                        tiles=TileWriter(self.store, settings.tiles_dir,
                                         witnessed=self.witnessing is not None),
                        clock=self.clock)
+        self.held = HeldCatalogs(self.store, self.clock,
+                                 grace=timedelta(hours=settings.catalog_grace_hours))
         self.records = Records(settings=settings, clock=self.clock, store=self.store,
-                               app=self.app, content=self.content, intake=self.intake)
+                               app=self.app, content=self.content, intake=self.intake,
+                               held=self.held)
         self.transfers = Transfers(self)
+        self.catalogs = Catalogs(settings=settings, store=self.store, records=self.records,
+                                 held=self.held, clock=self.clock)
 
     def _check_identity(self) -> None:
         """A log has one origin and one checkpoint key, for life: refuse to sign its

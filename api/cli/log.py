@@ -206,9 +206,10 @@ def log_tiles(store: StoreOptions, rebuild: bool) -> None:
 @log.command("status")
 @store_options
 def log_status(store: StoreOptions) -> None:
-    """Size, latest checkpoint and integration backlog, as JSON."""
+    """Size, latest checkpoint, integration backlog and the shared catalogs held (stale or
+    not), as JSON."""
     with open_ledger(store) as ledger:
-        emit(ledger.log.status())
+        emit({**ledger.log.status(), "catalogs": ledger.catalogs.status()})
 
 
 @log.command("timestamp")

@@ -17,6 +17,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from api.cli.bench import bench
+from api.cli.catalog import catalog
 from api.cli.demo import demo
 from api.cli.devpki import dev_pki
 from api.cli.evidence import evidence
@@ -38,7 +39,7 @@ def cli() -> None:
 
 
 for command in (demo, audit, log, record, trust, dev_pki, evidence, verify, serve, principal,
-                renew, tsa, bench, worker, witness, monitor, federation, transfer):
+                renew, tsa, bench, worker, witness, monitor, federation, transfer, catalog):
     cli.add_command(command)
 
 

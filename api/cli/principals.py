@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from api.cli.common import StoreOptions, emit, open_ledger, store_options
+from ledger.access.principals import ROLES
 
 
 @click.group()
@@ -14,8 +15,7 @@ def principal() -> None:
 
 @principal.command("add")
 @click.option("--name", required=True)
-@click.option("--role", required=True, type=click.Choice(
-    ["agency", "archivist", "auditor", "inspector", "committee", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--agency", required=True, help="13-character agency code.")
 @store_options
 def principal_add(store: StoreOptions, name: str, role: str, agency: str) -> None:

@@ -29,6 +29,7 @@ from api.http.problems import (
     validation_error,
 )
 from api.http.routes import (
+    catalogs,
     content,
     log,
     principals,
@@ -129,17 +130,24 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers")
+    @app.get("/readyz", tags=["health"], summary="The database answers (and whether the "
+             "shared catalogs are stale)")
     def readyz(request: Request) -> Response:
         try:
-            size = request.app.state.ledger.log.size()
+            ledger = request.app.state.ledger
+            size = ledger.log.size()
+            held = ledger.catalogs.status()
         except Exception as exc:
             return problem(503, "not_ready", f"database unavailable: {type(exc).__name__}")
-        return Response(f'{{"status":"ready","tree_size":{size}}}',
-                        media_type="application/json")
+        # A node whose catalogs are stale still serves reads: it says so, and the writes a
+        # catalog checks fail with catalog_stale until it syncs.
+        body = {"status": "ready", "tree_size": size,
+                "catalogs": {k: held[k] for k in ("expired", "stale", "stale_at")}}
+        return Response(json.dumps(body), media_type="application/json")
 
     for router in (records.router, content.router, log.router, verify.router,
-                   principals.router, trust.router, tiles.router, transfers.router):
+                   principals.router, trust.router, tiles.router, transfers.router,
+                   catalogs.router):
         app.include_router(router)
     if settings.witness:
         app.include_router(witness.router)

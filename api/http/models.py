@@ -23,10 +23,10 @@ def _hints(action: str) -> dict[str, Any]:
 
 
 def target_of(action: str) -> str | None:
-    """The aggregate an action acts on, taken from the URL path: `record`, `dossier` or
-    (a trust) `anchor`."""
+    """The aggregate an action acts on, taken from the URL path: `record`, `dossier`,
+    (a trust) `anchor` or `catalog`."""
     first = next(iter(ACTION_PARAMS[action].parameters), None)
-    return first if first in ("record", "dossier", "anchor") else None
+    return first if first in ("record", "dossier", "anchor", "catalog") else None
 
 
 def _action_model(action: str) -> type[BaseModel]:

@@ -1,6 +1,8 @@
 """The log worker: integrates new events and cuts checkpoints; the one holding the anchoring
 lease also anchors them and renews evidence records; a process of its own publishes them as
-tiles; hourly, it purges expired idempotency answers. In the server's background, or alone
+tiles; on a catalog centre it re-signs the shared catalogs' index when due, on a consumer the
+one holding the sync lease syncs them from the centre; hourly, it purges expired idempotency
+answers. In the server's background, or alone
 (`stele worker`).
 
 It has its own Ledger (its own connections), so request handlers never wait on it. Several
@@ -23,9 +25,12 @@ from ledger.log.tiles import follow
 from ledger.log.witnessing import WITNESSING
 from ledger.service import Ledger
 from ledger.store.lease import Lease
+from verifiers.errors import VerificationError
 
 log = structlog.get_logger("stele.log")
 PURGE_EVERY = 3600.0  # seconds between purges of expired idempotency answers
+CATALOG_INDEX_EVERY = 2.0  # seconds between checks that the centre's catalog index is due
+CATALOG_SYNC = "catalog-sync"  # the lease of the one process that syncs a consumer's catalogs
 
 
 class LogWorker:
@@ -36,6 +41,12 @@ class LogWorker:
         self._thread = threading.Thread(target=self._run, name="stele-log", daemon=True)
         self.ledger = Ledger(settings)
         self._next_purge = 0.0  # of expired idempotency answers, hourly
+        self._next_catalogs = 0.0  # when a centre next checks its catalog index
+        self._syncing = (threading.Thread(target=self._sync_catalogs, name="stele-catalogs",
+                                          daemon=True)
+                         if settings.catalog_from is not None else None)
+        self._catalog_lease = Lease(self.ledger.store, CATALOG_SYNC,
+                                    ttl=timedelta(seconds=settings.lease_seconds))
         # Tiles are published by a process of its own (ledger.log.tiles.follow), so writing
         # them takes no time from integration (a thread would: they share one interpreter).
         ctx = multiprocessing.get_context("spawn")
@@ -55,6 +66,8 @@ class LogWorker:
         self._publisher.start()
         if self._witnessing is not None:
             self._witnessing.start()
+        if self._syncing is not None:
+            self._syncing.start()
 
     def _witness(self) -> None:
         witnessing = self.ledger.witnessing
@@ -85,11 +98,31 @@ class LogWorker:
         renewed = self.ledger.longterm.renew_if_due()
         if renewed is not None:
             log.info("log.renewed", kind=renewed.kind, records=renewed.records, tsa=renewed.tsa)
+        if time.monotonic() >= self._next_catalogs and self.settings.catalog_from is None:
+            self._next_catalogs = time.monotonic() + CATALOG_INDEX_EVERY
+            self.ledger.catalogs.publish_index()  # a centre's, when due; nothing elsewhere
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + PURGE_EVERY
             purged = self.ledger.idempotency.purge()
             if purged:
                 log.info("idempotency.purged", answers=purged)
+
+    def _sync_catalogs(self) -> None:
+        """A consumer syncs its catalogs from the centre (one process at a time, under a
+        lease), every catalog_sync_seconds, from a thread of its own: a slow or absent centre
+        never holds up integration."""
+        seconds = self.settings.catalog_sync_seconds
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = seconds
+            try:
+                if self._catalog_lease.hold():
+                    self.ledger.catalogs.sync()
+            except VerificationError:
+                pass  # kept for `status` and logged; the next round tries again
+            except Exception as exc:  # keep going; the next round retries
+                log.error("catalog.sync_error", error=f"{type(exc).__name__}: {exc}")
+        self._catalog_lease.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -105,6 +138,8 @@ class LogWorker:
         self._stop.set()
         self._publishing.set()
         self._thread.join(timeout=30)
+        if self._syncing is not None:
+            self._syncing.join(timeout=60)
         if self._witnessing is not None:
             self._witnessing.join(timeout=30)
         if self._publisher.pid is not None:

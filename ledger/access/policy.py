@@ -19,6 +19,10 @@ PUBLIC = frozenset({
     # The witness: the log's signature is add-checkpoint's authority (C2SP tlog-witness).
     ("POST", "/add-checkpoint"), ("GET", "/v1/witness"), ("GET", "/v1/witness/cosigned"),
     ("GET", "/v1/witness/evidence"),
+    # Shared catalogs are open data: the list, each version, each code's history, the page.
+    ("GET", "/v1/catalogs"), ("GET", "/v1/catalogs/{catalog}"),
+    ("GET", "/v1/catalogs/{catalog}/{code}"),
+    ("GET", "/catalogs"),
 })
 MAX_INDEX = 2**63 - 1  # leaf indexes, sizes and cursors are BIGINT
 
@@ -40,6 +44,8 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "trust.suspend": frozenset({"committee"}),
     "trust.reinstate": frozenset({"committee"}),
     "trust.retire": frozenset({"committee"}),
+    # The State Records and Archives Department manages the shared catalogs.
+    "catalog.publish": frozenset({"catalog_manager"}),
 }
 
 # Transfers: the custodian initiates one, exports its package and records the receiver's

@@ -17,7 +17,7 @@ from domain.metadata import check_agency_code, check_text
 from ledger.errors import NotFoundError
 from ledger.store.tables import LogStore
 
-ROLES = ("agency", "archivist", "auditor", "inspector", "committee", "admin")
+ROLES = ("agency", "archivist", "auditor", "inspector", "committee", "catalog_manager", "admin")
 TOKEN_PREFIX = "stl_"  # noqa: S105 - a prefix that marks Stele tokens, not a secret
 
 

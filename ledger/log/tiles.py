@@ -134,13 +134,13 @@ class TileWriter:
             path = self.root / tile.path
             if not tile.is_partial and path.exists():
                 continue  # full tiles never change
-            _write(path, self._bytes(tile, leaves))
+            write_file(path, self._bytes(tile, leaves))
             synced.add(path.parent)
             written += 1
             if not tile.is_partial:
                 _drop_partials(path)
         for directory in synced:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         self._published = self._put_checkpoint(checkpoint)
         return written + 1
 
@@ -162,7 +162,7 @@ class TileWriter:
             if present != data:
                 if present is not None:
                     done.mismatched.append(tile.path)
-                _write(path, data)
+                write_file(path, data)
                 synced.add(path.parent)
                 done.written += 1
             if not tile.is_partial:
@@ -171,7 +171,7 @@ class TileWriter:
             if progress is not None:
                 progress(1)
         for directory in synced:
-            _fsync_dir(directory)
+            fsync_dir(directory)
         self._put_checkpoint(checkpoint, replace=True)
         self._published = checkpoint.size
         return done
@@ -201,8 +201,8 @@ class TileWriter:
             fcntl.flock(lock, fcntl.LOCK_EX)
             current = published_size(self.root)
             if checkpoint.size > current or (replace and checkpoint.size == current):
-                _write(self.root / CHECKPOINT, checkpoint.note.encode("utf-8"))
-                _fsync_dir(self.root)
+                write_file(self.root / CHECKPOINT, checkpoint.note.encode("utf-8"))
+                fsync_dir(self.root)
                 return checkpoint.size
             return current
 
@@ -221,7 +221,8 @@ def _new_tiles(published: int, size: int) -> Iterator[Tile]:
                 yield Tile(level, index, width)
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temporary file, fsynced, renamed over it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -235,7 +236,7 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -14,7 +14,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic
 
 from domain.envelope import parse_at
-from domain.events import EVENT_CLASSES, aggregate_class
+from domain.events import aggregate_class, event_class
 from verifiers.canonical import parse_canonical
 from verifiers.errors import VerificationError
 
@@ -32,7 +32,7 @@ class EnvelopeMapper(Mapper[Any]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
         try:
             envelope = parse_canonical(stored_event.state)
-            cls: Any = EVENT_CLASSES[envelope["type"]]
+            cls: Any = event_class(envelope["type"], envelope["version"])
             state: dict[str, Any] = dict(envelope["data"])
             state.update(
                 originator_id=stored_event.originator_id,

@@ -18,6 +18,8 @@
   what its witnesses cosigned and which checkpoints met the quorum.
 - `stele_transfers`, `stele_receipts`: transfers this log sent (the package digest, the receipt
   that answered it), and the receipts this log issued for the packages it registered.
+- `stele_catalog_versions(catalog, version, digest, snapshot, held_at)`: the shared catalogs'
+  versions this node holds (published or synced), each with its canonical snapshot.
 - `stele_purges(digest)`: content to delete now that no live record holds it, queued by the
   integrator in the same transaction as the leaves, so a crash never loses a purge.
 """
@@ -127,6 +129,12 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_receipts ("
     " package_digest TEXT PRIMARY KEY, transfer TEXT NOT NULL, note TEXT NOT NULL,"
     " issued_at TEXT NOT NULL)",
+    # Shared catalogs (ledger/catalog): every version this node holds, published here (the
+    # centre) or synced from the centre, with its canonical snapshot; written in the
+    # transaction of the event that publishes or syncs it.
+    "CREATE TABLE IF NOT EXISTS {p}stele_catalog_versions ("
+    " catalog TEXT NOT NULL, version BIGINT NOT NULL, digest TEXT NOT NULL,"
+    " snapshot {blob} NOT NULL, held_at TEXT NOT NULL, PRIMARY KEY (catalog, version))",
 ]
 
 
@@ -407,6 +415,28 @@ class Tx:
         kept = self.receipt(package_digest)
         assert kept is not None
         return kept
+
+    # -- catalogs -------------------------------------------------------------------------------
+    def catalog_versions(self, catalog: str | None = None, *, latest: bool = False
+                         ) -> list[tuple[str, int, str, str]]:
+        """(catalog, version, digest, held at) of the versions held (of `catalog`; only the
+        latest of each with `latest`), by catalog and version."""
+        p, where, params = self._p, "", [] if catalog is None else [catalog]
+        if catalog is not None:
+            where = " WHERE catalog = ?"
+        if latest:
+            where += (" AND" if where else " WHERE") + (
+                f" version = (SELECT MAX(version) FROM {p}stele_catalog_versions l"
+                " WHERE l.catalog = v.catalog)")
+        rows = self.execute(f"SELECT catalog, version, digest, held_at FROM"
+                            f" {p}stele_catalog_versions v{where} ORDER BY catalog, version",
+                            params).fetchall()
+        return [(str(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    def catalog_snapshot(self, catalog: str, version: int) -> bytes | None:
+        row = self.execute(f"SELECT snapshot FROM {self._p}stele_catalog_versions"
+                           " WHERE catalog = ? AND version = ?", (catalog, version)).fetchone()
+        return None if row is None else bytes(row[0])
 
     # -- identity -------------------------------------------------------------------------------
     def claim_meta(self, name: str, value: str) -> str:

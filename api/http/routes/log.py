@@ -64,4 +64,6 @@ def leaves(principal: CurrentPrincipal, ledger: LedgerDep, start: Index,
 def status(ledger: LedgerDep) -> dict[str, Any]:
     out = ledger.log.status()
     out.pop("database", None)  # deployment detail, not for the public
-    return out
+    catalogs = ledger.catalogs.status()
+    catalogs.pop("last_refused", None)  # the operator's (stele catalog status)
+    return {**out, "catalogs": catalogs}

@@ -50,6 +50,7 @@ WRITE_ROUTES: list[tuple[str, str, int]] = [
     ("/trust/anchors/{anchor}/suspend", "trust.suspend", 200),
     ("/trust/anchors/{anchor}/reinstate", "trust.reinstate", 200),
     ("/trust/anchors/{anchor}/retire", "trust.retire", 200),
+    ("/catalogs/{catalog}", "catalog.publish", 201),
 ]
 
 
@@ -94,7 +95,7 @@ for _path, _action, _status in WRITE_ROUTES:
     router.add_api_route(
         _path, _write_endpoint(_action, _status), methods=["POST"], status_code=_status,
         response_model=WriteResponse, summary=_action,
-        tags=["trust"] if _action.startswith("trust.") else None,
+        tags=[_action.split(".")[0]] if _action.startswith(("trust.", "catalog.")) else None,
         description=inspect.getdoc(ACTIONS[_action]) or _action,
     )
 
