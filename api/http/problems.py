@@ -46,6 +46,12 @@ STATUS: dict[str, int] = {
     "peer_not_pinned": 422,
     "receipt_invalid": 422,
     "receipt_transfer_mismatch": 422,
+    "catalog_code_unknown": 422,
+    "catalog_code_not_yet_valid": 422,
+    "catalog_code_expired": 422,
+    "catalog_retention_mismatch": 422,
+    "catalog_manager_only": 403,
+    "catalog_stale": 503,  # the node must sync first; reads go on
     "bad_config": 500,
     "corrupt_store": 500,
     "internal": 500,

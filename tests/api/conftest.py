@@ -66,6 +66,7 @@ ROLES = {
     "auditor": ("auditor", "000.00.00.K01"),
     "inspector": ("inspector", "000.00.00.T01"),
     "committee": ("committee", "000.00.00.B01"),
+    "catalog_manager": ("catalog_manager", "000.00.00.H00"),
 }
 
 

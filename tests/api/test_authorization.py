@@ -59,7 +59,8 @@ SETUP_AGENCY = "000.00.00.S01"  # registers records that are then sent to the as
 ELSEWHERE = "000.00.00.S02"  # a transfer destination that is nobody in the test
 ORIGIN = "test.stele/log"  # this node's log
 PEER_ORIGIN = "peer.stele/log"  # the other archive's node
-ROLE_NAMES = ("admin", "agency", "archivist", "auditor", "inspector", "committee")
+ROLE_NAMES = ("admin", "agency", "archivist", "auditor", "inspector", "committee",
+              "catalog_manager")
 # The principal (tests/api/conftest.py ROLES) that speaks for each role in the matrix.
 SPEAKER = {role: role for role in ROLE_NAMES}
 PUBLIC: frozenset[str] | None = None
@@ -163,6 +164,17 @@ class Scene:
             self.ledger.records.do(COMMITTEE, "trust.suspend", anchor=anchor, reason="review")
         return anchor
 
+    def doc_types(self) -> list[dict[str, Any]]:
+        """The entries of a document-type catalog no version has held before."""
+        n = next(self.numbers)
+        return [{"code": "01", "name": "Công văn"}, {"code": f"T{n}", "name": f"Loại {n}"}]
+
+    def catalog(self) -> str:
+        """A catalog this node holds (a version published here): its name."""
+        self.ledger.records.do(Actor("setup", "catalog_manager", SETUP_AGENCY),
+                               "catalog.publish", catalog="doc_types", entries=self.doc_types())
+        return "doc_types"
+
     def dossier(self, custodian: str) -> str:
         code = f"{custodian}.2010.HS-{next(self.numbers)}"
         self.act(custodian, "dossier.open", code=code, title="Hồ sơ", retention=10)
@@ -237,7 +249,7 @@ class Prepared:
     @property
     def path(self) -> str:
         return ACTION_PATHS[self.action].format(record=self.target, dossier=self.target,
-                                                anchor=self.target)
+                                                anchor=self.target, catalog=self.target)
 
     def batch_item(self) -> dict[str, Any]:
         target = target_of(self.action)
@@ -263,6 +275,8 @@ def prepare(scene: Scene, action: str, who: str) -> Prepared:
     elif action == "trust.register":
         target, body = None, {"certificate": self_signed_root(), "pki": "TEST",
                               "purposes": ["signing", "timestamping"]}
+    elif action == "catalog.publish":  # a new version each time: another entry
+        target, body = "doc_types", {"entries": scene.doc_types()}
     elif action.startswith("trust."):
         target = scene.anchor(suspended=action == "trust.reinstate")
         body = {"reason": "committee decision 7/QĐ-BCY"}
@@ -318,8 +332,9 @@ ACTION_PATHS = {
     "trust.suspend": "/v1/trust/anchors/{anchor}/suspend",
     "trust.reinstate": "/v1/trust/anchors/{anchor}/reinstate",
     "trust.retire": "/v1/trust/anchors/{anchor}/retire",
+    "catalog.publish": "/v1/catalogs/{catalog}",
 }
-CREATES = {"record.create", "dossier.open", "trust.register"}
+CREATES = {"record.create", "dossier.open", "trust.register", "catalog.publish"}
 
 
 # -- the matrix ------------------------------------------------------------------------------
@@ -478,12 +493,22 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/transfers/{transfer}/package"): Rule(TRANSFER, _sent("/package")),
     ("POST", "/v1/transfers/incoming"): Rule(TRANSFER, _incoming),
     ("POST", "/v1/transfers/{transfer}/receipt"): Rule(TRANSFER, _receipt),
+    # shared catalogs: open data
+    ("GET", "/v1/catalogs"): Rule(PUBLIC, _get("/v1/catalogs")),
+    ("GET", "/v1/catalogs/{catalog}"): Rule(PUBLIC, lambda scene, who: Call(
+        "GET", f"/v1/catalogs/{scene.catalog()}")),
+    ("GET", "/v1/catalogs/{catalog}/{code}"): Rule(PUBLIC, lambda scene, who: Call(
+        "GET", f"/v1/catalogs/{scene.catalog()}/01")),
+    ("GET", "/catalogs"): Rule(PUBLIC, lambda scene, who: Call(
+        "GET", "/catalogs", params={"catalog": scene.catalog(), "q": "công"})),
 }
 PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/key"), ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
     ("GET", "/v1/log/tiles/{path}"), ("GET", "/v1/log/checkpoint/witnessed"),
+    ("GET", "/v1/catalogs"), ("GET", "/v1/catalogs/{catalog}"),
+    ("GET", "/v1/catalogs/{catalog}/{code}"), ("GET", "/catalogs"),
 }
 
 
@@ -573,7 +598,7 @@ def test_every_route_has_a_matrix_entry() -> None:
     public = {route for route, rule in MATRIX.items() if rule.allowed is None}
     assert public == PUBLIC_ROUTES, "the public routes are exactly the documented ones"
     assert {route for route in MATRIX if route[1].startswith(
-        ("/v1/records", "/v1/dossiers", "/v1/trust"))} >= {
+        ("/v1/records", "/v1/dossiers", "/v1/trust", "/v1/catalogs"))} >= {
         ("POST", p) for p in ACTION_PATHS.values()}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -71,6 +72,13 @@ def _page(title: str, body: str) -> HTMLResponse:
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
+def _fold(text: str) -> str:
+    """Text as searched: case and Vietnamese diacritics folded ("tai chinh" finds "Tài
+    chính")."""
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _cell(value: Any) -> str:
     return "" if value is None else html.escape(str(value))
 
@@ -118,9 +126,9 @@ def page(ledger: LedgerDep,
                      "<th>version</th><th>held since</th><th>entry</th></tr></thead><tbody>"
                      f"{rows}</tbody></table>")
     latest = ledger.catalogs.snapshot(catalog)
-    needle = q.strip().casefold()
+    needle = _fold(q.strip())
     entries = [e for e in latest["entries"] if not needle
-               or needle in e["code"].casefold() or needle in e["name"].casefold()]
+               or needle in _fold(e["code"]) or needle in _fold(e["name"])]
     status = ledger.catalogs.status()
     index = status["index"]
     about = (f'<p class="note">Version {latest["version"]} ({html.escape(latest["digest"])}), '
