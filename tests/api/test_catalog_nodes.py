@@ -92,10 +92,10 @@ class Serve:
         data = None if body is None else json.dumps(body).encode("utf-8")
         if data is not None:
             sent["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.url + path, data=data, method=method,  # noqa: S310
+        request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers=sent)
         try:
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as answer:
                 raw, status, got = answer.read(), answer.status, dict(answer.headers)
         except urllib.error.HTTPError as exc:
             raw, status, got = exc.read(), exc.code, dict(exc.headers)
@@ -123,10 +123,10 @@ def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 
 def create(node: Serve, number: int, doc_type: str = "Quyết định") -> dict[str, Any]:
     data = f"document {number}".encode()
-    request = urllib.request.Request(node.url + "/v1/content", data=data, method="POST",  # noqa: S310
+    request = urllib.request.Request(node.url + "/v1/content", data=data, method="POST",
                                      headers={"Authorization": f"Bearer {node.tokens['agency']}",
                                               "Content-Type": "application/octet-stream"})
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as answer:
         uploaded = json.loads(answer.read())
     status, answer, _ = node.request("POST", "/v1/records", {
         "metadata": {"doc_type": doc_type, "number": str(number),
@@ -212,11 +212,10 @@ def test_centre_and_consumers_sync_and_prove_the_versions_used(nodes: dict[str, 
     assert log_status["catalogs"]["index"]["origin"] == "centre.test/log"
 
     # the consumer's own log proves each version it took: catalog.synced events naming the
-    # centre's checkpoint, which the centre's own log extends
+    # centre's checkpoint they were proven under
     north.stop()
-    with Ledger(north.settings()) as ledger:
-        with ledger.store.transaction() as tx:
-            leaves = [json.loads(row[3]) for row in tx.events_after(0, 1000)]
+    with Ledger(north.settings()) as ledger, ledger.store.transaction() as tx:
+        leaves = [json.loads(row[3]) for row in tx.events_after(0, 1000)]
     synced = [e for e in leaves if e["type"] == "catalog.synced"]
     assert sorted((e["data"]["catalog"], e["data"]["catalog_version"]) for e in synced) == [
         ("access_levels", 1), ("agencies", 1), ("doc_types", 1), ("doc_types", 2),
