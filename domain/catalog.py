@@ -14,6 +14,7 @@ checked by, and the versions it names.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -290,9 +291,24 @@ class Version:
     version: int
     digest: str
     entries: tuple[dict[str, Any], ...]
+    _index: dict[str, dict[Any, dict[str, Any]]] = dataclasses.field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
     def entry(self, code: str) -> dict[str, Any] | None:
-        return next((e for e in self.entries if e["code"] == code), None)
+        return self.find("code", code)
+
+    def find(self, field: str, value: Any) -> dict[str, Any] | None:
+        """The entry whose `field` is `value` (the first, for a field that may repeat)."""
+        return self._by(field).get(value)
+
+    def _by(self, field: str) -> dict[Any, dict[str, Any]]:
+        found = self._index.get(field)
+        if found is None:  # built once per field: a version never changes
+            found = {}
+            for entry in self.entries:
+                found.setdefault(entry[field], entry)
+            self._index[field] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -316,7 +332,7 @@ class CatalogSet:
             if version is None:
                 continue
             value = schedule if field == "schedule" else metadata[field]
-            entry = next((e for e in version.entries if e[match] == value), None)
+            entry = version.find(match, value)
             where = {"catalog": name, "version": version.version, "field": field,
                      "value": value}
             if entry is None:
