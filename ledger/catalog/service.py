@@ -16,6 +16,7 @@ the refusal; the node goes on with what it holds until the index expires past th
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from ledger.catalog.held import CHECKPOINT_META, INDEX_META, KEYS_META, REFUSED_
 from ledger.config import Settings
 from ledger.errors import CatalogNotFoundError, ConfigError
 from ledger.log.keys import LogKey
-from ledger.log.tiles import published_size, write_file
+from ledger.log.tiles import fsync_dir, published_size, write_file
 from ledger.records import Command, Records, WrittenEvent
 from ledger.store.tables import LogStore
 from verifiers.canonical import b64, utc_iso
@@ -150,7 +151,6 @@ class Catalogs:
         """Write the current versions' snapshots and a newly signed index beside the tiles, if
         a version changed, the keys changed, half the index's life has passed, or `force`;
         None if not due, or if a version is not yet in the published tiles."""
-        now = self.clock()
         tiles = self.settings.tiles_dir
         with self.store.transaction() as tx:
             latest = tx.catalog_versions(latest=True)
@@ -165,22 +165,31 @@ class Catalogs:
                 return None  # published once the tiles cover it
             entries.append(IndexEntry(name, version, digest, leaf))
         keys = self.signing_keys(create=True)
-        current = self._published_index()
-        if current is not None and not force and current.entries == tuple(entries) and (
-                current.keys == tuple(k.verifier for k in keys)) and (
-                now < current.issued + (current.expires - current.issued) / 2):
-            return None
-        index = Index(origin=self.settings.origin, size=size, issued=now,
-                      expires=now + timedelta(hours=self.settings.catalog_index_hours),
-                      keys=tuple(k.verifier for k in keys), entries=tuple(entries))
-        for entry in entries:
+        for entry in entries:  # the snapshots first, durable before an index names them
             path = tiles / "catalogs" / entry.catalog / f"{entry.version}.json"
             if not path.exists():
                 with self.store.transaction() as tx:
                     data = tx.catalog_snapshot(entry.catalog, entry.version)
                 assert data is not None
                 write_file(path, data)
-        write_file(tiles / INDEX, sign_all(format_index(index), keys).encode("utf-8"))
+                fsync_dir(path.parent)
+        # Under the tiles' lock, decided and written at once: several workers may publish
+        # the same directory, and an index never replaces one issued after it.
+        (tiles / "catalogs").mkdir(parents=True, exist_ok=True)
+        with open(tiles / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            now = self.clock()
+            current = self._published_index()
+            due = force or current is None or current.entries != tuple(entries) or (
+                current.keys != tuple(k.verifier for k in keys)) or (
+                now >= current.issued + (current.expires - current.issued) / 2)
+            if not due or (current is not None and now < current.issued):
+                return None
+            index = Index(origin=self.settings.origin, size=size, issued=now,
+                          expires=now + timedelta(hours=self.settings.catalog_index_hours),
+                          keys=tuple(k.verifier for k in keys), entries=tuple(entries))
+            write_file(tiles / INDEX, sign_all(format_index(index), keys).encode("utf-8"))
+            fsync_dir(tiles / "catalogs")
         log.info("catalog.index_published", size=size, expires=utc_iso(index.expires),
                  versions={e.catalog: e.version for e in entries})
         return index
