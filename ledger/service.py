@@ -89,7 +89,8 @@ class Ledger:
                                         witnessed=self.witnessing is not None),
                        clock=self.clock)
         self.held = HeldCatalogs(self.store, self.clock,
-                                 grace=timedelta(hours=settings.catalog_grace_hours))
+                                 grace=timedelta(hours=settings.catalog_grace_hours),
+                                 required=settings.catalog_from is not None)
         self.records = Records(settings=settings, clock=self.clock, store=self.store,
                                app=self.app, content=self.content, intake=self.intake,
                                held=self.held)

@@ -23,19 +23,23 @@ REFUSED_META = "catalog_refused"  # the last sync refused, and why (JSON)
 
 class HeldCatalogs:
     def __init__(self, store: LogStore, clock: Callable[[], datetime], *,
-                 grace: timedelta) -> None:
+                 grace: timedelta, required: bool = False) -> None:
         self.store = store
         self.clock = clock
         self.grace = grace
+        self.required = required  # a consumer: no write a catalog checks before a first sync
         self._parsed: dict[tuple[str, int], Version] = {}
         self._lock = threading.Lock()
 
     def in_force(self) -> CatalogSet | None:
-        """The latest version of each catalog held (None if none is): CatalogStaleError if
-        this node syncs from a centre whose index it holds has expired past the grace."""
+        """The latest version of each catalog held (None if none is). CatalogStaleError on a
+        node that syncs from a centre, before its first sync, or once the index it holds has
+        expired past the grace."""
         with self.store.transaction() as tx:
             latest = tx.catalog_versions(latest=True)
-            index = tx.meta(INDEX_META) if latest else None
+            index = tx.meta(INDEX_META) if latest or self.required else None
+        if self.required and index is None:
+            raise CatalogStaleError("this node has not synced the catalogs from its centre yet")
         if not latest:
             return None
         if index is not None:

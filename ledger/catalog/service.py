@@ -289,12 +289,14 @@ class Catalogs:
         }
 
     def list(self) -> list[dict[str, Any]]:
+        """Each catalog held: its latest version, and how many versions this node holds."""
         with self.store.transaction() as tx:
             rows = tx.catalog_versions()
         out: dict[str, dict[str, Any]] = {}
-        for name, version, digest, at in rows:
+        for name, version, digest, at in rows:  # by catalog and version: the last is latest
+            held = out.get(name, {}).get("versions_held", 0) + 1
             out[name] = {"catalog": name, "version": version, "digest": digest,
-                         "held_at": at, "versions": version}
+                         "held_at": at, "versions_held": held}
         return [out[n] for n in sorted(out)]
 
     def snapshot(self, name: str, *, version: int | None = None,

@@ -41,8 +41,8 @@ def _settings(base: Settings, tmp: Path, name: str) -> Settings:
 def nodes(settings: Settings, tmp_path: Path, clock: Clock) -> Any:
     opened: list[Ledger] = []
 
-    def node(name: str) -> Ledger:
-        ledger = Ledger(_settings(settings, tmp_path, name), clock=clock)
+    def node(name: str, **changes: Any) -> Ledger:
+        ledger = Ledger(replace(_settings(settings, tmp_path, name), **changes), clock=clock)
         opened.append(ledger)
         return ledger
 
@@ -189,6 +189,16 @@ def test_a_frozen_index_is_refused_and_the_node_goes_stale(nodes: Any, clock: Cl
     register(north, FINANCE, 3)
 
 
+def test_a_node_that_syncs_from_a_centre_registers_nothing_before_its_first_sync(
+        nodes: Any) -> None:
+    centre = nodes("centre")
+    north = nodes("north", catalog_from=str(centre.settings.tiles_dir))
+    seeded(centre)
+    assert code_of(lambda: register(north, FINANCE, 1)) == "catalog_stale"
+    north.catalogs.sync(trust=trust_of(centre))  # from STELE_CATALOG_FROM
+    assert register(north, FINANCE, 2)["data"]["used_catalogs"]["agencies"] == 1
+
+
 def test_a_snapshot_that_differs_from_the_index_is_refused(nodes: Any) -> None:
     centre, north = nodes("centre"), nodes("north")
     seeded(centre)
@@ -230,27 +240,21 @@ def test_a_centre_showing_two_histories_is_caught_by_its_checkpoints(nodes: Any,
     refuses the other, whose checkpoint does not extend the one it holds."""
     centre = nodes("centre")
     seeded(centre)
-    fork_settings = _settings(centre.settings, tmp_path, "fork")
-    fork_settings = replace(fork_settings, origin=centre.settings.origin)
-    fork_settings.data_dir.mkdir(parents=True)
-    for item in ("checkpoint-key.pem", "catalog-keys"):
-        source = centre.settings.data_dir / item
-        copy = shutil.copytree if source.is_dir() else shutil.copy2
-        copy(source, fork_settings.data_dir / item)
-    fork = Ledger(fork_settings, clock=centre.clock)
-    try:
-        for name, entries in reversed(list(seed().items())):  # another order: another log
-            fork.catalogs.publish(MANAGER, name, entries)
-        fork.log.sync(anchor=False)
-        fork.catalogs.publish_index()
-        north, south = nodes("north"), nodes("south")
-        sync(north, centre)
-        sync(south, fork, fork_settings.tiles_dir)  # each alone looks fine
-        publish(centre, "doc_types", seed()["doc_types"][:-1])
-        refused(north, centre, "catalog_log_inconsistent", fork_settings.tiles_dir)
-        sync(north, centre)  # the real centre still extends what north holds
-    finally:
-        fork.close()
+    forked = tmp_path / "fork"  # where nodes("fork") keeps its data: the centre's keys
+    forked.mkdir()
+    shutil.copy2(centre.settings.data_dir / "checkpoint-key.pem", forked)
+    shutil.copytree(centre.settings.data_dir / "catalog-keys", forked / "catalog-keys")
+    fork = nodes("fork", origin=centre.settings.origin)
+    for name, entries in reversed(list(seed().items())):  # another order: another log
+        fork.catalogs.publish(MANAGER, name, entries)
+    fork.log.sync(anchor=False)
+    fork.catalogs.publish_index()
+    north, south = nodes("north"), nodes("south")
+    sync(north, centre)
+    sync(south, fork, fork.settings.tiles_dir)  # each alone looks fine
+    publish(centre, "doc_types", seed()["doc_types"][:-1])
+    refused(north, centre, "catalog_log_inconsistent", fork.settings.tiles_dir)
+    sync(north, centre)  # the real centre still extends what north holds
 
 
 def test_the_centre_rotates_its_catalog_key(nodes: Any) -> None:
