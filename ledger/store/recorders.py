@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, retry
 
 Statements = Sequence[tuple[str, Sequence[Any]]]
 
@@ -29,7 +29,33 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
         return ids
 
 
+# A save larger than this is sent as plain statements, not in pipeline mode: psycopg 3.3 can
+# deadlock on a pipelined message of tens of megabytes (the client waits for results while
+# the server waits for the rest of the message; psycopg issue 685). Ordinary writes stay
+# pipelined, in one round trip.
+PIPELINED_BYTES = 1 << 20
+
+
 class PostgresRecorder(PostgresApplicationRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        ids: Sequence[int] | None
+        if sum(len(e.state) for e in stored_events) <= PIPELINED_BYTES:
+            ids = super().insert_events(stored_events, **kwargs)
+        else:
+            ids = self._insert_unpipelined(stored_events, **kwargs)
+        return ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_unpipelined(self, stored_events: Sequence[StoredEvent],
+                            **kwargs: Any) -> Sequence[int] | None:
+        """The parent's steps, in the same order and one transaction, without a pipeline."""
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> None:
         # Runs in the transaction that inserts the events, just before they are inserted.
