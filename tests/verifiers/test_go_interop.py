@@ -161,3 +161,31 @@ def test_go_rejects_tampered_notes(go_checker: GoRun) -> None:
     # The right key, but the verifier is told of another one.
     wrong_key = {**case, "verifier_key": verifier_key(ORIGIN, _public(OTHER_KEY))}
     assert go_checker(wrong_key)["note_error"] != ""
+
+
+def test_go_opens_the_catalog_index_under_each_of_its_keys(go_checker: GoRun,
+                                                          tmp_path: Path) -> None:
+    """The shared catalogs' index is a signed note with one signature per catalog key in force
+    (two during a rotation): Go's note.Open accepts it under either key, and refuses it when
+    the text is changed."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.catalog.service import sign_all
+    from ledger.log.keys import LogKey
+    from verifiers.catalog import Index, IndexEntry, format_index
+
+    keys = [LogKey.load_or_create(tmp_path, f"{ORIGIN}/catalogs{suffix}", f"{n}.pem")
+            for n, suffix in ((1, ""), (2, "/2"))]
+    now = datetime(2026, 12, 8, tzinfo=UTC)
+    text = format_index(Index(ORIGIN, 1, now, now + timedelta(hours=24),
+                              tuple(k.verifier for k in keys),
+                              (IndexEntry("agencies", 1, "sha-256:" + "ab" * 32, 0),)))
+    note = sign_all(text, keys)
+    case = _request(_case(1, 1, 0))
+    for key in keys:
+        opened = go_checker({**case, "note": note, "verifier_key": key.verifier})
+        assert opened["note_error"] == "" and opened["note_text"] == text
+        assert opened["note_signers"] == [key.name]  # Go lists the signatures it verified
+    tampered = note.replace("agencies 1", "agencies 2", 1)
+    assert go_checker({**case, "note": tampered, "verifier_key": keys[0].verifier})[
+        "note_error"] != ""
