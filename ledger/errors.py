@@ -60,6 +60,12 @@ class CatalogStaleError(LedgerError):
     code = "catalog_stale"
 
 
+class NotCatalogCentreError(LedgerError):
+    """A node that takes its catalogs from a centre does not publish its own."""
+
+    code = "not_catalog_centre"
+
+
 class CatalogNotFoundError(NotFoundError):
     code = "catalog_not_found"
 

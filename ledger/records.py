@@ -51,6 +51,7 @@ from ledger.errors import (
     DuplicateError,
     EventTooLargeError,
     ForbiddenError,
+    NotCatalogCentreError,
     RecordNotFoundError,
 )
 from ledger.store.application import RecordsApplication
@@ -280,6 +281,8 @@ def _publish_catalog(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | Non
     assert uow.held is not None
     name = check_name(catalog)
     checked = check_entries(name, entries)
+    if uow.held.is_consumer():
+        raise NotCatalogCentreError("this node takes its catalogs from a centre: publish there")
     current = uow.load(catalog_id(name))
     if current is None:
         aggregate = Catalog.publish_first(actor=actor, at=at, name=name, entries=checked)

@@ -51,6 +51,13 @@ class HeldCatalogs:
         return CatalogSet({name: self.version(name, version, digest)
                            for name, version, digest, _ in latest})
 
+    def is_consumer(self) -> bool:
+        """Whether this node takes its catalogs from a centre (configured to, or has)."""
+        if self.required:
+            return True
+        with self.store.transaction() as tx:
+            return tx.meta(INDEX_META) is not None
+
     def version(self, name: str, version: int, digest: str | None = None) -> Version:
         """A version held, parsed once per process (snapshots never change)."""
         key = (name, version)

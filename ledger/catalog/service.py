@@ -40,7 +40,7 @@ from verifiers.canonical import b64, utc_iso
 from verifiers.catalog import INDEX, Held, Index, IndexEntry, format_index, read_index, verify_sync
 from verifiers.digest import digest_of
 from verifiers.errors import VerificationError
-from verifiers.note import parse_checkpoint, sign_note, split_note
+from verifiers.note import parse_checkpoint, parse_verifier_key, sign_note, split_note
 from verifiers.tiles import Fetch, directory_fetch, http_fetch
 
 log = structlog.get_logger("stele.catalog")
@@ -73,6 +73,12 @@ class CatalogTrust:
             found[words[0]].append(words[1])
         if len(found["log"]) != 1 or not found["index"]:
             raise ConfigError(f"{path} must pin one log key and at least one index key")
+        for vkey in (*found["log"], *found["index"]):
+            try:
+                parse_verifier_key(vkey)
+            except VerificationError as exc:
+                raise ConfigError(f"{path}: not a verifier key: {exc.message}",
+                                  key=vkey[:200]) from None
         return cls(found["log"][0], tuple(found["index"]))
 
     def text(self) -> str:

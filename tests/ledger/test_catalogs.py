@@ -305,6 +305,10 @@ def test_lookups_by_version_and_time(nodes: Any, clock: Clock) -> None:
         "catalog_unchanged"
     assert code_of(lambda: centre.catalogs.publish(FINANCE, "doc_types", seed()["doc_types"])) \
         == "catalog_manager_only"
+    north = nodes("north")
+    sync(north, centre)
+    assert code_of(lambda: north.catalogs.publish(MANAGER, "fonds", seed()["fonds"])) == \
+        "not_catalog_centre"  # a consumer publishes nothing of its own
     # the stored snapshot is the canonical bytes the digest names
     name, version, entries = parse_snapshot(
         (centre.settings.tiles_dir / "catalogs" / "doc_types" / "2.json").read_bytes())
