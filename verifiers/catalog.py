@@ -13,7 +13,8 @@ keys and the centre's log key) and what it held before:
 - it has not expired (`catalog_index_expired`: a frozen index is refused);
 - nothing goes back: no catalog at a lower version, none dropped, no index issued before the
   one held (`catalog_rollback`);
-- the centre's checkpoint (verified under its pinned log key by the tiles reader) covers the
+- the centre's checkpoint (verified under its pinned log key by the tiles reader, and, if
+  the caller gives a witness policy, cosigned by its quorum: `quorum_not_met`) covers the
   index's tree size (`catalog_checkpoint_behind`) and extends the checkpoint held
   (`catalog_log_inconsistent`: a centre that shows two histories is caught here);
 - each new version's leaf is its `catalog.published` event, naming the same catalog, version
@@ -42,6 +43,7 @@ from verifiers.errors import (
 )
 from verifiers.merkle import verify_consistency
 from verifiers.note import open_note, parse_verifier_key, split_note
+from verifiers.policy import Policy, verify_witnessed
 from verifiers.tiles import Fetch, TileReader
 
 HEADER = "stele.catalogs/v1"
@@ -255,12 +257,16 @@ class Synced:
 
 
 def verify_sync(fetch: Fetch, *, index_keys: Sequence[str], log_key: str, held: Held,
-                now: datetime) -> Synced:
-    """Everything a consumer checks before it takes new catalog versions (see the module)."""
+                now: datetime, witnesses: Policy | None = None) -> Synced:
+    """Everything a consumer checks before it takes new catalog versions (see the module);
+    with `witnesses` (a tlog-policy naming the centre's log), the centre's checkpoint must
+    also be cosigned by that policy's quorum (`quorum_not_met` otherwise)."""
     note = fetch(INDEX)
     index = open_index(note, index_keys, now=now)
     check_forward(index, held.versions, held.issued)
     reader = TileReader(fetch, log_key, origin=index.origin)
+    if witnesses is not None:
+        verify_witnessed(reader.note, witnesses)
     size, root = reader.checkpoint.size, reader.checkpoint.root
     if size < index.size:
         raise CheckpointBehindError("the centre's checkpoint does not cover the index",

@@ -41,6 +41,7 @@ from verifiers.catalog import INDEX, Held, Index, IndexEntry, format_index, read
 from verifiers.digest import digest_of
 from verifiers.errors import VerificationError
 from verifiers.note import parse_checkpoint, parse_verifier_key, sign_note, split_note
+from verifiers.policy import Policy, parse_policy
 from verifiers.tiles import Fetch, directory_fetch, http_fetch
 
 log = structlog.get_logger("stele.catalog")
@@ -50,36 +51,38 @@ VIETNAM = timezone(timedelta(hours=7))  # a date given alone is a day in Viet Na
 
 @dataclass(frozen=True)
 class CatalogTrust:
-    """What a consumer pins: the centre's log key and the keys that sign its indexes."""
+    """What a consumer pins: the centre's log key, the keys that sign its indexes, and, if
+    the centre has witnesses, their quorum (a tlog-policy)."""
 
     log_key: str
     index_keys: tuple[str, ...]
+    witnesses: Policy | None = None  # the centre's checkpoints must carry its quorum
 
     @classmethod
     def load(cls, path: Path) -> CatalogTrust:
-        """A text file: `log <vkey>` once, `index <vkey>` once or more, `#` comments."""
+        """A C2SP tlog-policy file naming the centre's log (`log <vkey>`), and its witnesses
+        and quorum if it has them (`witness`, `group`, `quorum`), plus one or more
+        `index <vkey>` lines: the catalog keys."""
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the catalog trust file {path}: {exc}") from None
-        found: dict[str, list[str]] = {"log": [], "index": []}
-        for line in lines:
-            words = line.split("#", 1)[0].split()
-            if not words:
-                continue
-            if len(words) != 2 or words[0] not in found:
-                raise ConfigError(f"{path}: lines are `log <vkey>` or `index <vkey>`",
-                                  line=line[:200])
-            found[words[0]].append(words[1])
-        if len(found["log"]) != 1 or not found["index"]:
-            raise ConfigError(f"{path} must pin one log key and at least one index key")
-        for vkey in (*found["log"], *found["index"]):
-            try:
+        index = [line.split("#", 1)[0].split() for line in lines]
+        keys = [words[1] for words in index if words[:1] == ["index"] and len(words) == 2]
+        rest = "\n".join(line for line, words in zip(lines, index, strict=True)
+                         if words[:1] != ["index"]) + "\n"
+        try:
+            policy = parse_policy(rest, quorum_required=False)
+            for vkey in keys:
                 parse_verifier_key(vkey)
-            except VerificationError as exc:
-                raise ConfigError(f"{path}: not a verifier key: {exc.message}",
-                                  key=vkey[:200]) from None
-        return cls(found["log"][0], tuple(found["index"]))
+        except VerificationError as exc:
+            raise ConfigError(f"{path}: {exc.message}", **exc.evidence) from None
+        if len(policy.logs) != 1 or not keys or any(
+                w[:1] == ["index"] and len(w) != 2 for w in index):
+            raise ConfigError(f"{path} must pin one log (the centre's) and one or more "
+                              "`index <vkey>` lines")
+        log_key = next(w[1] for w in index if w[:1] == ["log"])
+        return cls(log_key, tuple(keys), policy if policy.quorum != "none" else None)
 
     def text(self) -> str:
         return "".join([f"log {self.log_key}\n", *(f"index {k}\n" for k in self.index_keys)])
@@ -235,7 +238,8 @@ class Catalogs:
                     checkpoint=_size_root(checkpoint_note) if checkpoint_note else None)
         try:
             synced = verify_sync(source_fetch(source), index_keys=pinned,
-                                 log_key=trust.log_key, held=held, now=now)
+                                 log_key=trust.log_key, held=held, now=now,
+                                 witnesses=trust.witnesses)
         except VerificationError as exc:
             self._refused(source, exc, now)
             raise

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from domain.catalog import CatalogSet, Version, parse_snapshot
 from domain.envelope import Actor
@@ -20,7 +22,9 @@ from ledger.config import Database, Settings
 from ledger.service import Ledger
 from tests.conftest import Clock
 from verifiers.catalog import INDEX, format_index, read_index
+from verifiers.cosignature import cosign, cosigner_vkey
 from verifiers.errors import CodedError
+from verifiers.note import split_note
 
 MANAGER = Actor("manager-1", "catalog_manager", "000.00.00.H00")
 FINANCE = Actor("clerk-btc", "agency", "000.00.00.G04")
@@ -255,6 +259,29 @@ def test_a_centre_showing_two_histories_is_caught_by_its_checkpoints(nodes: Any,
     publish(centre, "doc_types", seed()["doc_types"][:-1])
     refused(north, centre, "catalog_log_inconsistent", fork.settings.tiles_dir)
     sync(north, centre)  # the real centre still extends what north holds
+
+
+def test_a_centre_checkpoint_needs_the_quorum_the_trust_file_names(nodes: Any, clock: Clock,
+                                                                  tmp_path: Path) -> None:
+    """A trust file may name the centre's witnesses and quorum (tlog-policy lines): then a
+    checkpoint the quorum did not cosign is refused, and one it did is taken."""
+    centre, north = nodes("centre"), nodes("north")
+    seeded(centre)
+    witness = Ed25519PrivateKey.generate()
+    public = witness.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    trust = tmp_path / "trust.txt"
+    trust.write_text(trust_of(centre).text() + f"witness w1 {cosigner_vkey('w1', public)}\n"
+                     "quorum w1\n")
+    pinned = CatalogTrust.load(trust)
+    tiles = str(centre.settings.tiles_dir)
+    with pytest.raises(CodedError) as caught:
+        north.catalogs.sync(tiles, pinned)
+    assert caught.value.code == "quorum_not_met"
+    checkpoint = centre.settings.tiles_dir / "checkpoint"
+    note = checkpoint.read_text()
+    checkpoint.write_text(note + cosign(split_note(note)[0], "w1", witness,
+                                        int(clock().timestamp())))
+    assert north.catalogs.sync(tiles, pinned)["taken"]["agencies"] == 1
 
 
 def test_the_centre_rotates_its_catalog_key(nodes: Any) -> None:
