@@ -103,7 +103,7 @@ def copy_id(name: str) -> UUID:
 
 
 def check_name(name: Any) -> str:
-    if name not in SCHEMAS:
+    if not isinstance(name, str) or name not in SCHEMAS:
         raise errors.InvalidInputError(f"catalog must be one of {NAMES}", catalog=name)
     return str(name)
 
