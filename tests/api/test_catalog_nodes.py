@@ -11,10 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ledger.bench.http import free_port
 from ledger.catalog.files import seed
 from ledger.config import Settings, parse_database_url
 from ledger.service import Ledger
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -109,16 +109,6 @@ class Serve:
     def get(self, path: str, **kw: Any) -> tuple[int, Any]:
         status, body, _ = self.request("GET", path, **kw)
         return status, body
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def create(node: Serve, number: int, doc_type: str = "Quyết định") -> dict[str, Any]:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -26,6 +26,7 @@ from ledger.federation.nodes import REGIONS, Federation, Node
 from ledger.log.keys import KEY_FILE
 from ledger.log.tree import consistency_proof
 from ledger.service import Ledger
+from tests.waiting import until
 from verifiers.cosignature import parse_cosigner_key, verify_cosignatures
 from verifiers.note import format_checkpoint, parse_verifier_key, sign_note
 from verifiers.policy import Policy, parse_policy, verify_witnessed
@@ -59,16 +60,6 @@ def _drop(node: Node) -> None:
 
 def _policies(fed: Federation) -> list[Policy]:
     return [parse_policy(fed.policy(r).read_bytes()) for r in REGIONS]
-
-
-def _until(check: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _witnessed_size(node: Node) -> int:
@@ -224,8 +215,8 @@ def test_a_split_view_is_refused_kept_as_evidence_and_raised(federation: Federat
     try:
         fork.write(held + 5, run="F")
         for region in ("central", "south"):
-            found = _until(lambda r=region: _evidence(fed.nodes[r], north.origin), 30,
-                           f"{region}'s evidence")
+            found = until(lambda r=region: _evidence(fed.nodes[r], north.origin),
+                          f"{region}'s evidence", timeout=30, every=0.2)
             assert isinstance(found, list)
             proven = verify_equivocation(str(found[0]["evidence"]).encode(), north.log_vkey)
             assert proven.how == "consistency_proof" and proven.first.size == held
@@ -370,8 +361,8 @@ def test_a_log_restored_from_an_older_backup_is_caught(federation: Federation,
     north.start()
     north.write(held + 5, run="D")  # new history past what the witnesses hold
     for region in ("central", "south"):
-        found = _until(lambda r=region: _evidence(fed.nodes[r], north.origin), 30,
-                       f"{region}'s evidence")
+        found = until(lambda r=region: _evidence(fed.nodes[r], north.origin),
+                      f"{region}'s evidence", timeout=30, every=0.2)
         assert isinstance(found, list)
         proven = verify_equivocation(str(found[0]["evidence"]).encode(), north.log_vkey)
         assert proven.first.size == held

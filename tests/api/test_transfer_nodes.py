@@ -16,11 +16,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from ledger.config import Database, parse_database_url
 from ledger.federation.nodes import REGIONS, Federation, Node
 from ledger.service import Ledger
 from tests.conftest import drop_schema
+from tests.waiting import until
 from verifiers.note import parse_verifier_key
 from verifiers.receipt import open_receipt
 
@@ -99,17 +99,6 @@ def _ok(node: Node, method: str, path: str, body: Any = None) -> Any:
     return answer
 
 
-def _until(check: Callable[[], object], timeout: float, what: str, *, every: float = 0.1
-           ) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 # -- the sender's records ----------------------------------------------------------------------
 def _create_action(node: Node, content: dict[str, Any], n: int, run: str) -> dict[str, Any]:
     return {"action": "record.create", "params": {
@@ -171,7 +160,7 @@ def _initiate(sender: Node, receiver: Node, transfer: str, *, dossiers: list[str
         assert status == 201, (status, answer)
         return dict(answer)
 
-    return dict(_until(initiated, timeout, f"{transfer} to be anchored and initiated"))
+    return dict(until(initiated, f"{transfer} to be anchored and initiated", timeout=timeout))
 
 
 def _package(sender: Node, transfer: str, format: str = "eark") -> bytes:
@@ -221,7 +210,7 @@ def _evidence(node: Node, rid: str, timeout: float = 60) -> bytes:
         assert status == 200, data
         return data
 
-    return bytes(_until(exported, timeout, f"{rid} to be anchored on {node.region}"))
+    return bytes(until(exported, f"{rid} to be anchored on {node.region}", timeout=timeout))
 
 
 def _listed(node: Node) -> list[str]:
@@ -378,8 +367,8 @@ def test_a_receiver_killed_mid_registration_registers_each_record_once(pair: Pai
     # been re-proven, the documents are being adopted, no event is written yet (or, if the
     # registration outran the poll, the one transaction is committed: never a part of it).
     thread, answers = _post_in_background(receiver, sender, package)
-    _until(lambda: _adopted(receiver, dossier.documents[0]) or answers, 60,
-           "the receiver to adopt the package's first document", every=0.01)
+    until(lambda: _adopted(receiver, dossier.documents[0]) or answers,
+          "the receiver to adopt the package's first document", every=0.01)
     assert not answers and not _answered(receiver, INCOMING), answers  # still in flight
     receiver.stop(kill=True)
     thread.join(timeout=60)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from ledger.store.lease import ANCHORING
 from ledger.store.tables import LogStore
 from tests.conftest import database_url
 from tests.ledger.builders import create
+from tests.waiting import until
 from verifiers.ers import verify_binding
 from verifiers.report import Verdict
 
@@ -71,14 +71,6 @@ def _serve(tsa: WatchedTsa) -> Iterator[str]:
         server.server_close()
 
 
-def _until(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Settings) -> None:
     identity = load_or_create(settings.data_dir / "tsa")  # the audit trusts this TSA's root
     roots = settings.data_dir / "tsa-roots.pem"
@@ -105,7 +97,7 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
                                     env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, text=True) for _ in range(3)]
         try:
-            _until(tsa.renewal_asked.is_set, "the holder to ask for the renewal token")
+            until(tsa.renewal_asked.is_set, "the holder to ask for the renewal token", timeout=90)
             with store.transaction() as tx:
                 owner = tx.lease_owner(ANCHORING, datetime.now(UTC).isoformat())
             assert owner is not None
@@ -117,7 +109,7 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
             def renewed() -> bool:
                 with store.transaction() as tx:
                     return tx.renewals_done() == 1
-            _until(renewed, "another worker to take over and finish the renewal")
+            until(renewed, "another worker to take over and finish the renewal", timeout=90)
             with Ledger(settings) as ledger:  # the survivors anchor new writes too
                 create(ledger, 10)
                 ledger.log.integrate()
@@ -127,7 +119,7 @@ def test_three_workers_one_anchors_and_a_killed_holder_hands_over(settings: Sett
             def anchored() -> bool:
                 with store.transaction() as tx:
                     return bool(tx.timestamps(latest.size))
-            _until(anchored, "the new holder to anchor a new checkpoint")
+            until(anchored, "the new holder to anchor a new checkpoint", timeout=90)
         finally:
             for w in workers:
                 if w.poll() is None:
