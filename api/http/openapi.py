@@ -41,13 +41,17 @@ def problem_statuses(method: str, path: str) -> set[int]:
         return found | ({503} if path == "/readyz" else set())
     found.add(422)
     if path.startswith(("/v1/records/", "/v1/dossiers", "/v1/batch", "/v1/content/",
-                        "/v1/principals/", "/v1/trust/anchors/", "/v1/log/tiles/")) or (
+                        "/v1/principals/", "/v1/trust/anchors/", "/v1/log/tiles/",
+                        "/v1/catalogs/")) or (
             path in ("/v1/log/checkpoint", "/v1/log/checkpoint/witnessed")) or (
             # a transfer not sent from here (or not the caller's); a dossier or record to send
             path.startswith("/v1/transfers") and path != "/v1/transfers/incoming"):
         found.add(404)
+    if method == "POST" and path in ("/v1/records", "/v1/batch"):
+        found.add(503)  # catalog_stale: a node that syncs its catalogs has not, in time
     if (method == "POST" and path.startswith(("/v1/records", "/v1/dossiers", "/v1/batch",
-                                             "/v1/trust/", "/v1/transfers"))) or (
+                                             "/v1/trust/", "/v1/transfers",
+                                             "/v1/catalogs/"))) or (
             path.endswith("/evidence")):
         # transfers: not_anchored, a duplicate id, an open dossier, a record's state; a
         # package registered or a receipt recorded by a concurrent request
