@@ -2,8 +2,7 @@
 lease also anchors them and renews evidence records; a process of its own publishes them as
 tiles; on a catalog centre it re-signs the shared catalogs' index when due, on a consumer the
 one holding the sync lease syncs them from the centre; hourly, it purges expired idempotency
-answers. In the server's background, or alone
-(`stele worker`).
+answers. In the server's background, or alone (`stele worker`).
 
 It has its own Ledger (its own connections), so request handlers never wait on it. Several
 processes may each run one: the integrator's exclusive transaction serialises integration, and
