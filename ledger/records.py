@@ -8,6 +8,7 @@ save. A refused command leaves the ledger unchanged.
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import json
 import os
@@ -100,7 +101,6 @@ class _UnitOfWork:
                  held: HeldCatalogs | None = None) -> None:
         self.app = app
         self.held = held  # the shared catalogs' versions this node holds
-        self._in_force: tuple[CatalogSet | None] | None = None
         self.statements: list[tuple[str, Sequence[Any]]] = []  # run in the save's transaction
         self.dev = dev  # development trust allowed (the dev PKI's roots as anchors)
         self.content = content
@@ -145,11 +145,10 @@ class _UnitOfWork:
         _expect(aggregate, expected_version)
         return aggregate
 
+    @functools.cached_property
     def catalogs(self) -> CatalogSet | None:
         """The catalog versions in force for this unit of work (read once)."""
-        if self._in_force is None:
-            self._in_force = (None if self.held is None else self.held.in_force(),)
-        return self._in_force[0]
+        return None if self.held is None else self.held.in_force()
 
     def new(self, aggregate: ChainedAggregate, kind: str) -> None:
         """A new aggregate. One already stored is caught by the store's unique key on save
@@ -190,7 +189,7 @@ def _create(uow: _UnitOfWork, actor: Actor, at: datetime, ev: int | None, *,
             metadata: dict[str, Any], retention: Any, schedule: str,
             content: dict[str, Any]) -> None:
     record = Record.register(actor=actor, at=at, metadata=metadata, retention=retention,
-                             schedule=schedule, content=content, catalogs=uow.catalogs())
+                             schedule=schedule, content=content, catalogs=uow.catalogs)
     uow.new(record, "record")
     uow.contents.append(record.content["digest"])
 

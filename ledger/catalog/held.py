@@ -14,6 +14,7 @@ from domain.catalog import CatalogSet, Version, parse_snapshot
 from ledger.errors import CatalogStaleError, CorruptStoreError
 from ledger.store.tables import LogStore
 from verifiers.catalog import read_index
+from verifiers.digest import digest_of
 
 INDEX_META = "catalog_index"  # the last index a consumer accepted (its signed note)
 CHECKPOINT_META = "catalog_checkpoint"  # the centre's checkpoint note that proved it
@@ -44,12 +45,15 @@ class HeldCatalogs:
             return None
         if index is not None:
             expires = read_index(index).expires
-            if self.clock() >= expires + self.grace:
+            if self.clock() >= self.stale_at(expires):
                 raise CatalogStaleError(
                     "the catalogs have not been synced since the centre's index expired",
                     expires=expires.isoformat(), grace_hours=self.grace / timedelta(hours=1))
-        return CatalogSet({name: self.version(name, version, digest)
-                           for name, version, digest, _ in latest})
+        return CatalogSet({name: self.version(name, version) for name, version, _, _ in latest})
+
+    def stale_at(self, expires: datetime) -> datetime:
+        """When catalogs resting on an index that expires at `expires` go stale."""
+        return expires + self.grace
 
     def is_consumer(self) -> bool:
         """Whether this node takes its catalogs from a centre (configured to, or has)."""
@@ -58,7 +62,7 @@ class HeldCatalogs:
         with self.store.transaction() as tx:
             return tx.meta(INDEX_META) is not None
 
-    def version(self, name: str, version: int, digest: str | None = None) -> Version:
+    def version(self, name: str, version: int) -> Version:
         """A version held, parsed once per process (snapshots never change)."""
         key = (name, version)
         with self._lock:
@@ -71,7 +75,7 @@ class HeldCatalogs:
             raise CorruptStoreError("a catalog version is listed but its snapshot is missing",
                                     catalog=name, version=version)
         parsed_name, parsed_version, entries = parse_snapshot(data)
-        found = Version(parsed_name, parsed_version, digest or "", tuple(entries))
+        found = Version(parsed_name, parsed_version, digest_of(data), tuple(entries))
         if (parsed_name, parsed_version) != key:
             raise CorruptStoreError("a stored snapshot names another version",
                                     catalog=name, version=version)
@@ -85,8 +89,3 @@ class HeldCatalogs:
                                " (catalog, version, digest, snapshot, held_at)"
                                " VALUES (?, ?, ?, ?, ?)"),
                 (name, version, digest, snapshot, at))
-
-    def meta_statement(self, name: str, value: str) -> tuple[str, tuple[Any, ...]]:
-        return (self.store.sql(f"INSERT INTO {self.store.prefix}stele_meta (name, value)"
-                               " VALUES (?, ?) ON CONFLICT (name) DO UPDATE"
-                               " SET value = excluded.value"), (name, value))

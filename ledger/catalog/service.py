@@ -125,8 +125,13 @@ class Catalogs:
         if create and not any(directory.glob("*.pem")):
             directory.mkdir(parents=True, exist_ok=True)
             LogKey.load_or_create(directory, f"{self.settings.origin}/catalogs", "1.pem")
-        files = sorted(directory.glob("*.pem"), key=lambda p: (len(p.stem), p.stem))
-        return [LogKey.load_or_create(directory, self._key_name(p), p.name) for p in files]
+        return [key for _, key in self._key_files()]
+
+    def _key_files(self) -> list[tuple[Path, LogKey]]:
+        """Each key file in force and its key, oldest first (1.pem, 2.pem, ...)."""
+        files = sorted(self.keys_dir.glob("*.pem"), key=lambda p: (len(p.stem), p.stem))
+        return [(p, LogKey.load_or_create(self.keys_dir, self._key_name(p), p.name))
+                for p in files]
 
     def _key_name(self, path: Path) -> str:
         return f"{self.settings.origin}/catalogs" + ("" if path.stem == "1" else f"/{path.stem}")
@@ -142,18 +147,16 @@ class Catalogs:
 
     def retire_key(self, verifier: str) -> None:
         """Rotation, step two: stop signing with a key (kept under retired/)."""
-        keys = self.signing_keys()
-        match = [k for k in keys if k.verifier == verifier]
+        files = self._key_files()
+        match = [path for path, key in files if key.verifier == verifier]
         if not match:
             raise InvalidInputError("no catalog key in force has that verifier key",
                                     key=verifier)
-        if len(keys) == 1:
+        if len(files) == 1:
             raise InvalidInputError("the last catalog key cannot be retired: add one first")
-        for path in self.keys_dir.glob("*.pem"):
-            if LogKey.load_or_create(self.keys_dir, self._key_name(path),
-                                     path.name).verifier == verifier:
-                (self.keys_dir / "retired").mkdir(exist_ok=True)
-                path.rename(self.keys_dir / "retired" / path.name)
+        (self.keys_dir / "retired").mkdir(exist_ok=True)
+        for path in match:
+            path.rename(self.keys_dir / "retired" / path.name)
         log.info("catalog.key_retired", key=verifier)
 
     def publish_index(self, *, force: bool = False) -> Index | None:
@@ -244,11 +247,10 @@ class Catalogs:
             self._refused(source, exc, now)
             raise
         index = synced.index
-        meta = [self.held.meta_statement(INDEX_META, synced.note),
-                self.held.meta_statement(CHECKPOINT_META, synced.checkpoint),
-                self.held.meta_statement(KEYS_META, json.dumps(
-                    {"file": list(trust.index_keys), "keys": list(index.keys)})),
-                self.held.meta_statement(REFUSED_META, "null")]
+        meta = {INDEX_META: synced.note, CHECKPOINT_META: synced.checkpoint,
+                KEYS_META: json.dumps({"file": list(trust.index_keys),
+                                       "keys": list(index.keys)}),
+                REFUSED_META: "null"}
         centre = {"origin": index.origin, "size": synced.size, "root": b64(synced.root)}
         about = {"digest": digest_of(synced.note.encode("utf-8")),
                  "issued": utc_iso(index.issued), "expires": utc_iso(index.expires)}
@@ -259,11 +261,13 @@ class Catalogs:
             commands.append(Command("catalog.sync", {
                 "snapshot": snapshot, "leaf": entry.leaf, "centre": centre, "index": about}))
         if commands:
-            self.records.execute(self.sync_actor, commands, also=lambda _: meta, service=True)
+            statements = [self.store.put_meta_statement(k, v) for k, v in meta.items()]
+            self.records.execute(self.sync_actor, commands, also=lambda _: statements,
+                                 service=True)
         else:
             with self.store.transaction() as tx:
-                for sql, params in meta:
-                    tx.execute(sql, params)
+                for name, value in meta.items():
+                    tx.put_meta(name, value)
         taken = {e.catalog: e.version for e in index.entries if e.catalog in synced.snapshots}
         log.info("catalog.synced", source=source, centre_size=synced.size,
                  taken=taken, expires=about["expires"])
@@ -285,7 +289,7 @@ class Catalogs:
             latest = tx.catalog_versions(latest=True)
             index_note, refused = tx.meta(INDEX_META), tx.meta(REFUSED_META)
         index = read_index(index_note) if index_note else None
-        stale_at = None if index is None else index.expires + self.held.grace
+        stale_at = None if index is None else self.held.stale_at(index.expires)
         return {
             "versions": {n: v for n, v, _, _ in latest},
             "source": self.settings.catalog_from,
@@ -325,7 +329,7 @@ class Catalogs:
             raise CatalogNotFoundError("this node holds no such catalog version",
                                        catalog=name, version=version, at=at)
         _, number, digest, held_at = rows[-1]
-        held = self.held.version(name, number, digest)
+        held = self.held.version(name, number)
         return {"catalog": name, "version": number, "digest": digest, "held_at": held_at,
                 "entries": list(held.entries)}
 
@@ -336,8 +340,8 @@ class Catalogs:
             rows = tx.catalog_versions(name)
         history: list[dict[str, Any]] = []
         last: dict[str, Any] | None = None
-        for _, number, digest, held_at in rows:
-            entry = self.held.version(name, number, digest).entry(code)
+        for _, number, _, held_at in rows:
+            entry = self.held.version(name, number).entry(code)
             if entry != last:
                 history.append({"version": number, "held_at": held_at, "entry": entry})
             last = entry

@@ -31,8 +31,8 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
 
 # A save larger than this is sent as plain statements, not in pipeline mode: psycopg 3.3 can
 # deadlock on a pipelined message of tens of megabytes (the client waits for results while
-# the server waits for the rest of the message; psycopg issue 685). Ordinary writes stay
-# pipelined, in one round trip.
+# the server waits for the rest of the message). Ordinary writes stay pipelined, in one
+# round trip.
 PIPELINED_BYTES = 1 << 20
 
 

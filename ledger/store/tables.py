@@ -455,8 +455,7 @@ class Tx:
         return None if row is None else str(row[0])
 
     def put_meta(self, name: str, value: str) -> None:
-        self.execute(f"INSERT INTO {self._p}stele_meta (name, value) VALUES (?, ?)"
-                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, value))
+        self.execute(_PUT_META.format(p=self._p), (name, value))
 
 
     # -- leases ---------------------------------------------------------------------------------
@@ -744,6 +743,10 @@ class Tx:
                          (digest,))
 
 
+_PUT_META = ("INSERT INTO {p}stele_meta (name, value) VALUES (?, ?)"
+             " ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+
+
 class LogStore:
     """Connection to the log tables. One connection, used under a lock by one thread at a time;
     every process opens its own."""
@@ -762,6 +765,10 @@ class LogStore:
     def sql(self, sql: str) -> str:
         """SQL written with `?` placeholders, in this database's own style."""
         return sql.replace("?", "%s") if self.is_postgres else sql
+
+    def put_meta_statement(self, name: str, value: str) -> tuple[str, tuple[str, str]]:
+        """`Tx.put_meta` as a statement, for the transaction that saves some events."""
+        return self.sql(_PUT_META.format(p=self.prefix)), (name, value)
 
     def _connect(self) -> Any:
         if self._conn is None:

@@ -27,7 +27,7 @@ def _creates(ledger: Ledger, numbers: range) -> list[Command]:
 
 def test_a_save_of_megabytes_is_one_transaction(settings: Settings) -> None:
     with Ledger(settings) as ledger:
-        marker = ledger.held.meta_statement("large-save", "done")
+        marker = ledger.store.put_meta_statement("large-save", "done")
         written = ledger.records.execute(AGENCY, _creates(ledger, range(1, COUNT + 1)),
                                          also=lambda _: [marker])
         assert sum(len(w.canonical) for w in written) > PIPELINED_BYTES
@@ -37,7 +37,7 @@ def test_a_save_of_megabytes_is_one_transaction(settings: Settings) -> None:
         assert ledger.log.integrate().count == COUNT
 
         # one duplicate among thousands: nothing of the batch is kept, nor the statement
-        again = ledger.held.meta_statement("large-save", "again")
+        again = ledger.store.put_meta_statement("large-save", "again")
         with pytest.raises(DuplicateError):
             ledger.records.execute(AGENCY, _creates(ledger, range(COUNT, 2 * COUNT)),
                                    also=lambda _: [again])
