@@ -16,14 +16,17 @@ import hashlib
 import io
 import json
 import zipfile
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import CorruptStoreError, NotAnchoredError
 from ledger.log.tree import consistency_proof, inclusion_proof
 from ledger.store.tables import Tx
-from verifiers.bundle import FORMAT, VERSION
+from verifiers.bundle import FORMAT, VERSION, read_bundle, verify_bundle
 from verifiers.canonical import b64, canonical_bytes, utc_iso
 from verifiers.merkle import leaf_hash
+from verifiers.report import Report
+from verifiers.timestamp import TrustedRoot
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -115,6 +118,30 @@ def export(ledger: Ledger, record: str, *, with_content: bool = False,
     if source is not None:
         manifest["source"] = source
     return out.close(manifest)
+
+
+def node_roots(ledger: Ledger, now: datetime) -> list[bytes]:
+    """The roots this node trusts to judge a bundle: the registry's signing anchors, and the
+    roots its audit checks timestamps against (the registry's and the configured TSAs')."""
+    tsas = ledger.longterm.audit_tsa_roots()
+    return [*(r.der for r in ledger.trust.vouching("signing", now)),
+            *(r.der if isinstance(r, TrustedRoot) else r for r in tsas)]
+
+
+def prove(ledger: Ledger, record: str, described: dict[str, Any] | None = None
+          ) -> tuple[Report, dict[str, bytes]]:
+    """The node's own verdict on `record`: its bundle exported and verified as an auditor
+    would (`verifiers/` alone), with this log's key pinned, this node's roots, and the
+    document when the node holds it; with the bundle's files, for the page that shows it."""
+    described = described or ledger.records.describe(record)
+    files = read_bundle(export(ledger, record, described=described))
+    content = described["state"].get("content") or {}
+    document = (ledger.content.get(content["digest"])
+                if content and ledger.content.has(content["digest"]) else None)
+    now = ledger.clock()
+    report = verify_bundle(files, trust_roots=node_roots(ledger, now), at=now,
+                           log_key=ledger.key.verifier, document=document)
+    return report, files
 
 
 def _witnessed(tx: Tx, out: _Zip, sizes: list[int]) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.http import web
 from api.http.limits import BoundedBody, PublicRateLimit, TokenBuckets
 from api.http.openapi import complete
 from api.http.problems import (
@@ -151,6 +152,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
         app.include_router(router)
     if settings.witness:
         app.include_router(witness.router)
+    web.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -3,6 +3,8 @@ record) is the domain's rule; roles are checked here, before the domain sees a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.errors import InvalidInputError
 from ledger.access.principals import ROLES, Principal
 from ledger.errors import ForbiddenError
@@ -19,11 +21,12 @@ PUBLIC = frozenset({
     # The witness: the log's signature is add-checkpoint's authority (C2SP tlog-witness).
     ("POST", "/add-checkpoint"), ("GET", "/v1/witness"), ("GET", "/v1/witness/cosigned"),
     ("GET", "/v1/witness/evidence"),
-    # Shared catalogs are open data: the list, each version, each code's history, the page.
+    # Shared catalogs are open data: the list, each version, each code's history.
     ("GET", "/v1/catalogs"), ("GET", "/v1/catalogs/{catalog}"),
     ("GET", "/v1/catalogs/{catalog}/{code}"),
-    ("GET", "/catalogs"),
 })
+# The web pages (api/http/web) are not API operations: each page checks its viewer's role
+# itself (`need`), and the inspector's, the catalogs' and the login pages are open to anyone.
 MAX_INDEX = 2**63 - 1  # leaf indexes, sizes and cursors are BIGINT
 
 ACTION_ROLES: dict[str, frozenset[str]] = {
@@ -104,3 +107,13 @@ def listed_agency(principal: Principal, agency: str | None) -> str | None:
     if agency not in (None, principal.agency):
         raise ForbiddenError("you may list only your agency's records")
     return principal.agency
+
+
+def may_see(principal: Principal | None, state: dict[str, Any]) -> bool:
+    """What the pages show of a record beyond its verdict (its history, signatures, proofs
+    and evidence bundle): an open record's to anyone, another's to those who may read its
+    evidence."""
+    if (state.get("metadata") or {}).get("access") == "open":
+        return True
+    return principal is not None and may_read_evidence(
+        principal, state.get("creator", state["custodian"]), state["custodian"])

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import InvalidInputError
 from domain.metadata import check_agency_code, check_text
@@ -94,3 +94,40 @@ class Principals:
             if principal.id == principal_id:
                 return principal
         raise NotFoundError("no principal with that id", principal=principal_id)
+
+    # Web sessions: the pages' login exchanges a token for a session cookie. The cookie is a
+    # fresh random value whose hash alone is stored; revoking the principal ends its sessions.
+
+    def open_session(self, principal: Principal, lifetime: timedelta) -> tuple[str, str]:
+        """A new session of `principal`: its cookie value and its CSRF token."""
+        session = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        csrf = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.store.transaction() as tx:
+            tx.execute(f"DELETE FROM {self.store.prefix}stele_sessions WHERE expires_at < ?",
+                       (now.isoformat(),))
+            tx.execute(
+                f"INSERT INTO {self.store.prefix}stele_sessions"
+                " (id_hash, principal, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (_hash(session), principal.id, csrf, now.isoformat(),
+                 (now + lifetime).isoformat()))
+        return session, csrf
+
+    def session(self, session: str) -> tuple[Principal, str] | None:
+        """The live principal of an unexpired session, and the session's CSRF token."""
+        with self.store.transaction() as tx:
+            row = tx.execute(
+                f"SELECT p.id, p.name, p.role, p.agency, p.created_at, p.revoked_at, s.csrf"
+                f" FROM {self.store.prefix}stele_sessions s"
+                f" JOIN {self.store.prefix}stele_principals p ON p.id = s.principal"
+                " WHERE s.id_hash = ? AND s.expires_at > ?",
+                (_hash(session), datetime.now(UTC).isoformat()),
+            ).fetchone()
+        if row is None or row[5] is not None:
+            return None
+        return Principal(*[str(v) for v in row[:5]]), str(row[6])
+
+    def close_session(self, session: str) -> None:
+        with self.store.transaction() as tx:
+            tx.execute(f"DELETE FROM {self.store.prefix}stele_sessions WHERE id_hash = ?",
+                       (_hash(session),))

@@ -11,7 +11,8 @@
   agency, finding records by content digest, and knowing which content live records hold.
   The events remain the truth; this is derived from them.
 - `stele_principals`, `stele_idempotency`: who may call the API (token hashes only), and the
-  first answer to each idempotent request.
+  first answer to each idempotent request; `stele_sessions`: the web pages' logins (cookie
+  hashes only, each with its CSRF token and expiry).
 - `stele_content_owners(digest, agency)`: the agencies that presented each document's bytes.
 - `stele_witness_*`: the witness's state (heads, every cosigned checkpoint, equivocation
   evidence); `stele_witness_peers`, `stele_cosignatures`, `stele_witnessed`: the log's side,
@@ -78,6 +79,11 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS {p}stele_principals ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, agency TEXT NOT NULL,"
     " token_hash {blob} NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
+    # Web sessions: a principal's token exchanged for a cookie; only the cookie's hash is kept,
+    # with the session's CSRF token and its expiry.
+    "CREATE TABLE IF NOT EXISTS {p}stele_sessions ("
+    " id_hash {blob} PRIMARY KEY, principal TEXT NOT NULL, csrf TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, expires_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}stele_idempotency ("
     " principal TEXT NOT NULL, key TEXT NOT NULL, request_hash {blob} NOT NULL,"
     " status INTEGER, response TEXT, created_at TEXT NOT NULL, PRIMARY KEY (principal, key))",
@@ -401,6 +407,19 @@ class Tx:
         return None if row is None else (str(row[0]), str(row[1]), str(row[2]),
                                          row[3], row[4])
 
+    def transfers(self, limit: int) -> list[str]:
+        """The latest transfers this log sent, newest first."""
+        rows = self.execute(f"SELECT id FROM {self._p}stele_transfers"
+                            " ORDER BY created_at DESC, id LIMIT ?", (limit,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def receipts(self, limit: int) -> list[tuple[str, str, str]]:
+        """(transfer, package digest, issued at) of the latest receipts this log issued."""
+        rows = self.execute(f"SELECT transfer, package_digest, issued_at FROM {self._p}"
+                            "stele_receipts ORDER BY issued_at DESC, transfer LIMIT ?",
+                            (limit,)).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def receipt(self, package_digest: str) -> str | None:
         """The receipt this log issued for a package it registered."""
         row = self.execute(f"SELECT note FROM {self._p}stele_receipts WHERE package_digest = ?",
@@ -553,6 +572,13 @@ class Tx:
                            "stele_timestamps").fetchone()
         return {"tokens": int(row[0]), "anchored_checkpoints": int(row[1])}
 
+    def tokens_per_tsa(self) -> list[dict[str, Any]]:
+        """Per TSA: how many tokens, and the largest checkpoint and latest time stamped."""
+        rows = self.execute(f"SELECT tsa, COUNT(*), MAX(size), MAX(gen_time) FROM {self._p}"
+                            "stele_timestamps GROUP BY tsa ORDER BY tsa").fetchall()
+        return [{"tsa": str(r[0]), "tokens": int(r[1]), "size": int(r[2]),
+                 "last": str(r[3])} for r in rows]
+
     def unlogged_timestamps(self) -> list[tuple[int, str, bytes]]:
         rows = self.execute(f"SELECT size, tsa, token FROM {self._p}stele_timestamps"
                             " WHERE logged = 0 ORDER BY size, tsa").fetchall()
@@ -620,6 +646,16 @@ class Tx:
                             (fingerprint,)).fetchall()
         return {str(r[0]): {"count": int(r[1]), "earliest": str(r[2]), "latest": str(r[3])}
                 for r in rows}
+
+    def anchor_records(self, fingerprint: str) -> int:
+        """How many records hold a signature that rests on the anchor."""
+        s = self._store
+        row = self.execute(
+            f"SELECT COUNT(DISTINCT e.originator_id) FROM {self._p}stele_anchor_uses u"
+            f" JOIN {self._p}stele_leaves l ON l.idx = u.leaf"
+            f" JOIN {self._p}{s.events} e ON e.{s.nid} = l.notification_id"
+            " WHERE u.anchor = ? AND u.kind = 'signature'", (fingerprint,)).fetchone()
+        return int(row[0])
 
     # -- the records projection ---------------------------------------------------------------
     def add_records(self, rows: list[tuple[str, str, str | None, str, str, int]]) -> None:

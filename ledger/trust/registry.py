@@ -71,9 +71,10 @@ class TrustRegistry:
     def usage(self, fingerprint: str) -> dict[str, Any]:
         with self.store.transaction() as tx:
             uses = tx.anchor_usage(fingerprint)
+            records = tx.anchor_records(fingerprint)
         empty = {"count": 0, "earliest": None, "latest": None}
         stamps = [u for u in (uses.get("timestamp"), uses.get("renewal")) if u]
-        return {"signatures": uses.get("signature", empty),
+        return {"records": records, "signatures": uses.get("signature", empty),
                 "timestamps": {"count": sum(u["count"] for u in stamps),
                                "earliest": min((u["earliest"] for u in stamps), default=None),
                                "latest": max((u["latest"] for u in stamps), default=None)}

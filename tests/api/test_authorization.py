@@ -499,8 +499,6 @@ MATRIX: dict[tuple[str, str], Rule] = {
         "GET", f"/v1/catalogs/{scene.catalog()}")),
     ("GET", "/v1/catalogs/{catalog}/{code}"): Rule(PUBLIC, lambda scene, who: Call(
         "GET", f"/v1/catalogs/{scene.catalog()}/01")),
-    ("GET", "/catalogs"): Rule(PUBLIC, lambda scene, who: Call(
-        "GET", "/catalogs", params={"catalog": scene.catalog(), "q": "công"})),
 }
 PUBLIC_ROUTES = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/log/checkpoint"),
@@ -508,7 +506,7 @@ PUBLIC_ROUTES = {
     ("GET", "/v1/log/proof/consistency"), ("GET", "/v1/log/status"), ("POST", "/v1/verify"),
     ("GET", "/v1/log/tiles/{path}"), ("GET", "/v1/log/checkpoint/witnessed"),
     ("GET", "/v1/catalogs"), ("GET", "/v1/catalogs/{catalog}"),
-    ("GET", "/v1/catalogs/{catalog}/{code}"), ("GET", "/catalogs"),
+    ("GET", "/v1/catalogs/{catalog}/{code}"),
 }
 
 

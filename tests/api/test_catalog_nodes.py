@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -24,6 +23,7 @@ from ledger.bench.http import free_port
 from ledger.catalog.files import seed
 from ledger.config import Settings, parse_database_url
 from ledger.service import Ledger
+from tests.browser import chromium
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,34 +213,18 @@ def test_centre_and_consumers_sync_and_prove_the_versions_used(nodes: dict[str, 
     assert {e["data"]["centre"]["origin"] for e in synced} == {"centre.test/log"}
 
 
-def _chromium() -> tuple[str, str]:
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver is None:
-        if os.environ.get("STELE_REQUIRE_CHROMIUM") == "1":
-            pytest.fail("chromium and chromium-driver are required (apt-get install)")
-        pytest.skip("chromium or chromium-driver is not installed")
-    return browser, driver
-
-
 def test_the_search_page_in_chromium(nodes: dict[str, Serve]) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    browser, driver = _chromium()
     centre = nodes["centre"]
     for name in ("agencies", "doc_types"):
         status, answer, _ = centre.request("POST", f"/v1/catalogs/{name}",
                                            {"entries": seed()[name]}, role="catalog_manager")
         assert status == 201, answer
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    chrome = chromium()
     try:
-        chrome.get(f"{centre.url}/catalogs")
-        assert chrome.title == "Shared catalogs"
+        chrome.get(f"{centre.url}/lang/en?next=/catalogs")
+        assert chrome.title == "Shared catalogs · Stele"
         rows = chrome.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert len(rows) == len(seed()["agencies"])
         box = chrome.find_element(By.NAME, "q")

@@ -13,10 +13,10 @@ ARCHIVE = Actor("archivist-1", "archivist", "000.00.00.H01")
 
 
 def metadata(number: int, *, issued: str = "2010-03-15", access: str = "open",
-             issuer: str = AGENCY.agency) -> dict[str, Any]:
+             issuer: str = AGENCY.agency, subject: str | None = None) -> dict[str, Any]:
     return {
         "doc_type": "Quyết định", "number": str(number), "notation": f"{number}/QĐ-TEST",
-        "issued": issued, "issuer": issuer, "subject": f"Test decision {number}",
+        "issued": issued, "issuer": issuer, "subject": subject or f"Test decision {number}",
         "language": "vi", "pages": 2, "access": access, "reliability": "born_digital",
     }
 
