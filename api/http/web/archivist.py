@@ -26,18 +26,23 @@ Text = Annotated[str, Query(max_length=200)]
 def search(request: Request, number: Text = "", notation: Text = "", subject: Text = "",
            dossier: Text = "", date_from: Annotated[str, Query(alias="from", max_length=10)] = "",
            date_to: Annotated[str, Query(alias="to", max_length=10)] = "",
-           custodian: Text = "") -> HTMLResponse:
+           custodian: Text = "",
+           kind: Annotated[str, Query(pattern="^(record|dossier)$")] = "record") -> HTMLResponse:
     who = need(request, *READERS)
     assert who.principal is not None
     ledger = ledger_of(request)
     agency = None if who.role in READ_ALL else who.principal.agency
-    rows = ledger.records.list_records(agency=agency, kind="record", after=-1, limit=1 << 30
+    rows = ledger.records.list_records(agency=agency, kind=kind, after=-1, limit=1 << 30
                                        )[-SCANNED:][::-1]
     query = {"number": number, "notation": notation, "subject": subject, "dossier": dossier,
-             "from": date_from, "to": date_to, "custodian": custodian}
+             "from": date_from, "to": date_to, "custodian": custodian, "kind": kind}
     found = []
     for record_id, *_ in rows:
         state = ledger.records.describe(record_id)["state"]
+        if kind == "dossier":
+            # a dossier: its code and title, searched as the dossier and subject fields
+            state = {**state, "metadata": {"subject": state["title"]},
+                     "dossier": {"code": state["code"]}}
         if _matches(state, query):
             found.append({"id": record_id, "metadata": state["metadata"],
                           "custodian": state["custodian"], "status": state.get("status"),
@@ -75,7 +80,7 @@ def record_page(record: str, request: Request) -> HTMLResponse:
         raise PageError(404, "not_found") from None
     if not may_read(who.principal, state.get("creator", state["custodian"]), state["custodian"]):
         raise PageError(403, "forbidden", role=who.role)
-    return page(request, "record.html", who=who, r=record_view(ledger, record, who))
+    return page(request, "record.html", who=who, r=record_view(request, record, who))
 
 
 @router.get("/records/{record}/document")

@@ -8,6 +8,8 @@ import base64
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from cryptography import x509
@@ -41,7 +43,7 @@ def inspect(request: Request,
     if not HEX.match(hexdigest):
         raise PageError(400, "invalid_input", field="digest")
     ids = ledger.records.records_with("sha-256:" + hexdigest)
-    records = [record_view(ledger, rid, who) for rid in ids[:SHOWN]]
+    records = [record_view(request, rid, who) for rid in ids[:SHOWN]]
     return page(request, "inspect.html", who=who, log_key=ledger.key.verifier,
                 digest=hexdigest, records=records, total=len(ids))
 
@@ -90,13 +92,48 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def record_view(ledger: Ledger, record: str, who: Viewer) -> dict[str, Any]:
+class Verdicts:
+    """The node's recent verdicts, each kept while what it rests on is unchanged: the record's
+    version, the registry's anchors (a suspension changes verdicts) and the day (`at` is
+    now). A bundle proves the same whichever later checkpoint it is exported with."""
+
+    SIZE = 256
+
+    def __init__(self) -> None:
+        self.kept: OrderedDict[tuple[Any, ...], tuple[Report, dict[str, bytes]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def prove(self, ledger: Ledger, described: dict[str, Any]
+              ) -> tuple[Report, dict[str, bytes]]:
+        anchors = tuple((a.fingerprint, a.version) for a in ledger.trust.anchors())
+        key = (described["id"], len(described["events"]), anchors, ledger.clock().date())
+        with self.lock:
+            if key in self.kept:
+                self.kept.move_to_end(key)
+                return self.kept[key]
+        proven = prove(ledger, described["id"], described)
+        with self.lock:
+            self.kept[key] = proven
+            while len(self.kept) > self.SIZE:
+                self.kept.popitem(last=False)
+        return proven
+
+
+def verdicts(request: Request) -> Verdicts:
+    if not hasattr(request.app.state, "verdicts"):
+        request.app.state.verdicts = Verdicts()
+    kept: Verdicts = request.app.state.verdicts
+    return kept
+
+
+def record_view(request: Request, record: str, who: Viewer) -> dict[str, Any]:
     """One record as the pages show it: the node's verdict always; its life, signatures and
     proofs when the viewer may see them (`may_see`)."""
+    ledger = ledger_of(request)
     described = ledger.records.describe(record)
     state = described["state"]
     try:
-        report, files = prove(ledger, record, described)
+        report, files = verdicts(request).prove(ledger, described)
     except NotAnchoredError:
         report, files = Report(checks=(Check(
             "log.anchored", Verdict.INDETERMINATE, "not_yet_anchored",
