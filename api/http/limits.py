@@ -25,6 +25,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.deps import bearer_token
@@ -41,6 +42,10 @@ STREAMED = {("POST", "/v1/content"): "content", ("POST", "/v1/transfers/incoming
 # Not health checks, nor the witness's add-checkpoint (logs call it after every checkpoint).
 RATE_LIMITED = frozenset(op for op in PUBLIC
                          if op[1] not in ("/healthz", "/readyz", "/add-checkpoint"))
+# The pages that cost the node work for anyone (the inspector's look-up verifies bundles) or
+# guess at a secret (logging in): limited like the API for callers without a live session.
+PAGES_LIMITED = frozenset({("GET", "/inspect"), ("POST", "/login")})
+SESSION_COOKIE = "stele_session"
 
 
 # -- strict JSON -------------------------------------------------------------------------------
@@ -287,10 +292,14 @@ class PublicRateLimit:
 
     async def _limited(self, scope: Scope) -> bool:
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        principals = scope["app"].state.ledger.principals
+        if (method, scope["path"]) in PAGES_LIMITED:
+            session = cookie_parser(Headers(scope=scope).get("cookie", "")).get(SESSION_COOKIE)
+            return session is None or await run_in_threadpool(principals.session,
+                                                              session) is None
         if (method, scope["path"]) not in RATE_LIMITED:
             return False
         token = bearer_token(Headers(scope=scope))
         if token is None:
             return True
-        principals = scope["app"].state.ledger.principals
         return await run_in_threadpool(principals.authenticate, token) is None

@@ -465,6 +465,19 @@ def test_callers_without_a_token_are_rate_limited(app_with: Any) -> None:
         assert api.get("/readyz", None).status_code == 200
 
 
+def test_the_inspectors_look_up_and_the_login_are_rate_limited(app_with: Any) -> None:
+    api, _ = _limited(app_with)
+    inspect = f"/inspect?digest={DIGEST.removeprefix('sha-256:')}"
+    for _ in range(2):
+        assert api.client.get(inspect).status_code == 200
+    assert api.client.post("/login", content=b"csrf=x",
+                           headers={"content-type": "application/x-www-form-urlencoded"}
+                           ).status_code == 403  # counted, then refused (no CSRF cookie)
+    _problem(api.client.get(inspect), 429, "rate_limited")
+    _problem(api.client.post("/login", content=b""), 429, "rate_limited")
+    assert api.client.get("/").status_code == 200  # the page itself is not limited
+
+
 def test_the_limit_is_per_client_address(app_with: Any) -> None:
     api, _ = _limited(app_with)
     _exhaust(api, 3)

@@ -14,13 +14,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
-from api.http.web.messages import LANGUAGES, translator
+from api.http.limits import SESSION_COOKIE as SESSION_COOKIE  # beside the limit that reads it
+from api.http.web.messages import LANGUAGES, MESSAGES, translator
 from ledger.access.principals import Principal
 from ledger.service import Ledger
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-SESSION_COOKIE = "stele_session"
 LOGIN_CSRF_COOKIE = "stele_login_csrf"
 LANG_COOKIE = "stele_lang"
 SESSION_LIFETIME = timedelta(hours=8)  # a working day; logging out ends it sooner
@@ -135,7 +135,9 @@ def page(request: Request, template: str, *, status_code: int = 200, who: Viewer
 def refusal(request: Request, exc: PageError) -> HTMLResponse | RedirectResponse:
     if exc.code == "login_required":
         return RedirectResponse(f"/login?next={quote(exc.context['next'], safe='/')}", 303)
-    return page(request, "refused.html", status_code=exc.status, code=exc.code, detail=exc.context)
+    words = "refused." + exc.code
+    return page(request, "refused.html", status_code=exc.status, code=exc.code,
+                words=words if words in MESSAGES else "refused.rejected", detail=exc.context)
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
