@@ -37,14 +37,16 @@ MAX_JSON_BYTES = 4 * 1024 * 1024  # a batch of 1,000 actions fits
 MAX_JSON_DEPTH = 32  # nested objects and arrays; an action's body needs fewer than 10
 # Routes that read their body as a stream, under their own limit: a document
 # (Settings.max_content_bytes), a transfer package (Settings.max_package_bytes).
-STREAMED = {("POST", "/v1/content"): "content", ("POST", "/v1/transfers/incoming"): "package"}
+STREAMED = {("POST", "/v1/content"): "content", ("POST", "/v1/transfers/incoming"): "package",
+            ("POST", "/inspect/bundle"): "content"}  # an evidence bundle, with its document
 # The public operations a caller without a token is rate-limited on: all but health checks.
 # Not health checks, nor the witness's add-checkpoint (logs call it after every checkpoint).
 RATE_LIMITED = frozenset(op for op in PUBLIC
                          if op[1] not in ("/healthz", "/readyz", "/add-checkpoint"))
 # The pages that cost the node work for anyone (the inspector's look-up verifies bundles) or
 # guess at a secret (logging in): limited like the API for callers without a live session.
-PAGES_LIMITED = frozenset({("GET", "/inspect"), ("POST", "/login")})
+PAGES_LIMITED = frozenset({("GET", "/inspect"), ("POST", "/inspect/bundle"),
+                           ("POST", "/login")})
 SESSION_COOKIE = "stele_session"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.cookiejar
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -212,6 +214,92 @@ def test_the_inspector_checks_a_signed_pdf(site: Site, browser: Any) -> None:
     link = by_css(browser, f"#record-{site.records['signed']} a[download]").get_attribute("href")
     bundle = fetch(link)[1]
     assert bundle[:2] == b"PK"
+
+
+def _bundle(site: Site, tmp_path: Path, tamper: bool = False) -> Path:
+    """The signed record's evidence bundle as the page offers it; tampered: an event's
+    subject changed and its file's digest in the manifest rewritten (a consistent forgery)."""
+    data = fetch(f"{site.url}/records/{site.records['signed']}/evidence.zip")[1]
+    path = tmp_path / ("tampered.zip" if tamper else "bundle.zip")
+    if not tamper:
+        path.write_bytes(data)
+        return path
+    with zipfile.ZipFile(io.BytesIO(data)) as zin:
+        files = {n: zin.read(n) for n in zin.namelist()}
+    files["events/0001.json"] = files["events/0001.json"].replace(b"demo", b"DEMO", 1)
+    manifest = json.loads(files["manifest.json"])
+    for f in manifest["files"]:
+        if f["path"] == "events/0001.json":
+            f["sha256"] = hashlib.sha256(files["events/0001.json"]).hexdigest()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zout:
+        for name, body in files.items():
+            zout.writestr(name, body)
+    return path
+
+
+def _verdict_of(browser: Any, where: str) -> str | None:
+    """The bottom line of the report shown (read in the page: it is redrawn meanwhile)."""
+    value = browser.execute_script(
+        "const box = document.getElementById(arguments[0] + '-verdict');"
+        "return box ? box.dataset.verdict : null;", where)
+    return None if value is None else str(value)
+
+
+def _checks(browser: Any, where: str) -> dict[str, tuple[str, str | None]]:
+    return {li.get_attribute("data-check"): (li.get_attribute("data-verdict"),
+                                             li.get_attribute("data-code"))
+            for li in all_css(browser, f"#{where}-checks li")}
+
+
+def test_a_dropped_bundle_is_verified_in_the_browser_and_on_the_server(
+        site: Site, browser: Any, tmp_path: Path) -> None:
+    login(browser, site, None)
+    browser.get(site.url + "/")
+    by_css(browser, "#file").send_keys(str(_bundle(site, tmp_path)))
+    until(lambda: all_css(browser, "#browser-verdict"), "the browser's report")
+    box = by_css(browser, "#browser-verdict")
+    # all but timestamps and signatures checked here, and passed; those two are said to need more
+    assert box.get_attribute("data-checked") == "PASSED"
+    assert box.get_attribute("data-verdict") == "INDETERMINATE"
+    checks = _checks(browser, "browser")
+    assert checks["browser.scope"] == ("INDETERMINATE", "not_checked_in_browser")
+    assert checks["log.key"] == ("PASSED", None)  # the page pins this node's key
+    check_page(browser, "inspector-bundle")
+    by_css(browser, "#server-verify").click()
+    until(lambda: all_css(browser, "#server-verdict"), "the server's report")
+    assert by_css(browser, "#server-verdict").get_attribute("data-verdict") == "PASSED"
+    assert any(name.startswith("signature[") for name in _checks(browser, "server"))
+    # a consistent forgery of an event: both say FAILED, with the same code
+    by_css(browser, "#file").send_keys(str(_bundle(site, tmp_path, tamper=True)))
+    until(lambda: _verdict_of(browser, "browser") == "FAILED", "the report on the forgery")
+    assert _checks(browser, "browser")["events.chain"][1] == "chain_broken"
+    by_css(browser, "#server-verify").click()
+    until(lambda: _verdict_of(browser, "server") == "FAILED", "the server's report")
+    assert _checks(browser, "server")["events.chain"][1] == "chain_broken"
+
+
+def test_the_offline_verifier_works_from_a_file_on_disk(site: Site, browser: Any,
+                                                       tmp_path: Path) -> None:
+    saved = tmp_path / "stele-verifier.html"
+    headers, page, _ = fetch(site.url + "/lang/en?next=/verifier.html")
+    saved.write_bytes(page)
+    csp = headers["Content-Security-Policy"]
+    assert "sha256-" in csp and "'self'" not in csp and "unsafe" not in csp
+    browser.get(saved.as_uri())  # no server: file://
+    by_css(browser, "#bundle").send_keys(str(_bundle(site, tmp_path)))
+    by_css(browser, "#document").send_keys(str(site.pdf))
+    by_css(browser, "#verify").click()
+    until(lambda: all_css(browser, "#browser-verdict"), "the offline report")
+    assert by_css(browser, "#browser-verdict").get_attribute("data-checked") == "PASSED"
+    assert _checks(browser, "browser")["document.digest"] == ("PASSED", None)
+    check_page(browser, "offline-verifier")
+    # another key pasted: the checkpoints are not that log's
+    key = by_css(browser, "#log-key")
+    key.clear()
+    key.send_keys("other.example/log+01020304+AQ" + "A" * 42 + "=")
+    by_css(browser, "#verify").click()
+    until(lambda: _verdict_of(browser, "browser") == "FAILED", "refused under another key")
 
 
 def test_a_tampered_pdf_fails(site: Site, browser: Any, tmp_path: Path) -> None:

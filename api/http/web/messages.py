@@ -91,6 +91,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "The browser checks the log's proofs (Merkle tree, checkpoint "
                               "signatures). Timestamps and document signatures need "
                               "`stele verify`."),
+    "inspect.checked_here": ("Những gì trình duyệt đã kiểm tra:", "What the browser checked:"),
+    "inspect.server_verify": ("Kiểm tra đầy đủ trên máy chủ này (cả dấu thời gian và chữ ký)",
+                              "Verify in full on this server (timestamps and signatures too)"),
     "inspect.more": ("Còn {n} hồ sơ nữa", "{n} more records"),
     # event types
     "record.created": ("Tạo lập", "Created"),

@@ -47,7 +47,8 @@ var SteleBundle = (function () {
   var SCOPE = "the proof of existence (each checkpoint's RFC 4998 evidence records and RFC 3161 " +
     "timestamps) and the document signatures (CMS/PAdES, validated as of that proof) are not " +
     "checked in the browser: they need trusted roots and the validation of certificates, " +
-    "revocation data and timestamps that `stele verify` or the server (POST /v1/verify) does";
+    "revocation data and timestamps that `stele verify` does (and the node's inspector " +
+    "page, when it is given the bundle)";
 
   // -- errors: what a step can meet -----------------------------------------------------------
   // A finding with a stable code (Python's VerificationError and its subclasses).

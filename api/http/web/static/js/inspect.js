@@ -15,13 +15,19 @@
     return head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4;
   }
 
+  var bundle = null;  // the last bundle dropped, for the server's check
+  document.getElementById("server-verify").addEventListener("click", function () {
+    if (bundle) SteleVerifyPage.server(document.getElementById("server-report"), bundle);
+  });
+
   async function take(file) {
     if (!file) return;
     if (await isZip(file)) {
       result.hidden = false;
+      bundle = new Uint8Array(await file.arrayBuffer());
+      document.getElementById("server-report").replaceChildren();
       var key = document.getElementById("log-key").value.trim();
-      await SteleVerifyPage.run(document.getElementById("bundle-report"),
-                                new Uint8Array(await file.arrayBuffer()), key, null);
+      await SteleVerifyPage.run(document.getElementById("bundle-report"), bundle, key, null);
       result.scrollIntoView();
       return;
     }

@@ -31,14 +31,41 @@ var SteleVerifyPage = (function () {
     return report;
   }
 
-  function show(container, report) {
+  /* The same bundle verified in full by the node (timestamps and signatures too). */
+  async function server(container, bytes) {
+    container.replaceChildren(el("p", "…"));
+    var answer = await fetch("/inspect/bundle", {method: "POST", body: bytes,
+                                                 credentials: "same-origin",
+                                                 headers: {"Content-Type": "application/zip"}});
+    var body = await answer.json();
+    var report = answer.ok ? {
+      verdict: body.bottom_line, summary: body.summary || {},
+      checks: body.checks.map(function (c) {
+        return {name: c.name, verdict: c.verdict, code: c.code || null, detail: c.message || ""};
+      })
+    } : {verdict: "FAILED", summary: {}, checks: [{name: "bundle", verdict: "FAILED",
+                                                    code: body.code, detail: body.detail}]};
+    show(container, report, "server");
+    return report;
+  }
+
+  function show(container, report, where) {
     var box = el("div", null, "verdict-box " + report.verdict.toLowerCase());
-    box.id = "browser-verdict";
+    box.id = (where || "browser") + "-verdict";
+    box.dataset.verdict = report.verdict;
     box.appendChild(verdict(report.verdict));
     var summary = report.summary || {};
+    if (summary.checked_verdict) {
+      // what the browser did check (all but timestamps and signatures), and its bottom line
+      box.dataset.checked = summary.checked_verdict;
+      var checked = el("p", null);
+      checked.append(document.createTextNode(container.dataset.checkedLabel || "checked here: "),
+                     verdict(summary.checked_verdict));
+      box.appendChild(checked);
+    }
     if (summary.record) box.appendChild(el("p", "record " + summary.record));
     var list = el("ul", null, "checks");
-    list.id = "browser-checks";
+    list.id = (where || "browser") + "-checks";
     report.checks.forEach(function (c) {
       var item = el("li");
       item.dataset.check = c.name;
@@ -53,5 +80,5 @@ var SteleVerifyPage = (function () {
     container.replaceChildren(box, list);
   }
 
-  return {run: run, show: show};
+  return {run: run, server: server, show: show};
 })();
