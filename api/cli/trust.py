@@ -131,8 +131,8 @@ def trust_list(store: StoreOptions, purpose: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @store_options
 def trust_show(store: StoreOptions, fingerprint: str, as_json: bool) -> None:
-    """An anchor's state and history, and what depends on it: how many signatures and
-    timestamps, with the earliest and latest."""
+    """An anchor's state and history, and what depends on it: how many records, and how many
+    signatures and timestamps, with the earliest and latest."""
     with open_ledger(store) as ledger:
         ledger.log.integrate()  # so that the dependants counted are up to date
         shown = ledger.trust.show(resolve(ledger, fingerprint))
@@ -144,7 +144,10 @@ def trust_show(store: StoreOptions, fingerprint: str, as_json: bool) -> None:
         reason = f" ({item['reason']})" if item["reason"] else ""
         click.echo(f"  v{item['version']} {item['at']} {item['type']} by "
                    f"{item['actor']['id']}{reason}")
-    for kind, use in shown["depends"].items():
+    depends = shown["depends"]
+    click.echo(f"  records: {depends['records']}")
+    for kind in ("signatures", "timestamps"):
+        use = depends[kind]
         span = f", {use['earliest']} .. {use['latest']}" if use["count"] else ""
         click.echo(f"  {kind}: {use['count']}{span}")
 
@@ -166,5 +169,6 @@ def trust_expiring(store: StoreOptions, within: str, as_json: bool) -> None:
         _table(rows)
         for row in rows:
             d = row["depends"]
-            click.echo(f"  {row['fingerprint'][:20]}...: {d['signatures']['count']} signatures,"
+            click.echo(f"  {row['fingerprint'][:20]}...: {d['records']} records,"
+                       f" {d['signatures']['count']} signatures,"
                        f" {d['timestamps']['count']} timestamps depend on it")

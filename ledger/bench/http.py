@@ -1,14 +1,22 @@
-"""`stele bench --http`: lifecycle events through the HTTP API, 8 concurrent clients.
+"""`stele bench --http`: lifecycle events through the HTTP API of a real `stele serve`.
 
 Starts `stele serve` as a child process on a free loopback port with a fresh store (a temp
-SQLite file, or a new PostgreSQL schema), then for each workload runs the clients for a fixed
-time: `single` (one `record.create` per request) and `batch` (`/v1/batch` of 100 creates).
-Reports events/s, request latency p50/p99, and the time from a write's acknowledgement to its
-inclusion in a signed checkpoint (p50/p99), found by polling `/v1/log/status` every 20 ms.
+SQLite file, or a new PostgreSQL schema). Two drivers:
+
+- `wrk` (Debian's, a load generator in C, outside our interpreter; `wrk_create.lua` makes every
+  request a distinct `record.create` with a fresh Idempotency-Key): for each number of
+  connections, `single` (one create per request) and `batch` (`/v1/batch` of 100), reporting
+  events/s, latency p50/p90/p99/p99.9 and errors; after the runs the server is stopped (it
+  integrates and checkpoints everything) and the log audited: every acknowledged event must be
+  in it exactly once.
+- the Python clients (8 threads, httpx), which also time each write's acknowledgement to its
+  inclusion in a signed checkpoint (p50/p99), found by polling `/v1/log/status` every 20 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -18,7 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +142,24 @@ def _to_checkpoint(settings: Settings, acks: list[tuple[float, str]],
     return {"p50_ms": _pct(delays, 0.5), "p99_ms": _pct(delays, 0.99), "samples": len(delays)}
 
 
-def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> dict[str, Any]:
+@dataclass
+class _Served:
+    base: str  # the server's URL
+    token: str  # an agency's
+    digest: str  # a document the agency presented
+    settings: Settings  # the scratch store's
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the server gracefully: it integrates and checkpoints everything written."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=120)
+
+
+@contextlib.contextmanager
+def _served(settings: Settings, workers: int = 1) -> Iterator[_Served]:
+    """A fresh scratch store served by `stele serve` on loopback, removed on exit."""
     scratch = Path(tempfile.mkdtemp(prefix="stele-http-bench-"))
     schema = None
     database = settings.database
@@ -152,32 +178,95 @@ def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> d
     env = dict(os.environ, STELE_DATA_DIR=str(scratch),
                STELE_DATABASE_URL=local.database.connect_url(),
                STELE_LOG_ORIGIN=settings.origin, STELE_CHECKPOINT_INTERVAL="0.2",
-               STELE_ENV="dev")
+               STELE_ENV="dev", STELE_RATE_LIMIT="off")
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
+         str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 if httpx2.get(base + "/readyz", timeout=1).status_code == 200:
                     break
             except httpx2.HTTPError:
                 time.sleep(0.1)
-        results: dict[str, Any] = {"database": settings.database.kind, "clients": clients,
-                                   "seconds": seconds}
-        run = secrets.token_hex(3).upper()
-        for name, batch in (("single", 1), ("batch", 100)):
-            measured = _workload(base, token, digest, batch=batch, clients=clients,
-                                 seconds=seconds, run=f"{run}{name[0].upper()}")
-            acks, checkpoints = measured.pop("acks"), measured.pop("checkpoints")
-            measured["ack_to_checkpoint"] = _to_checkpoint(local, acks, checkpoints)
-            results[name] = measured
-        return results
+        yield _Served(base, token, digest, local, server)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
         shutil.rmtree(scratch, ignore_errors=True)
         if schema is not None:
             with psycopg.connect(settings.database.conninfo(), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _wrk(base: str, token: str, digest: str, *, connections: int, batch: int,
+         seconds: float, run: str) -> dict[str, Any]:
+    """One wrk run: its figures, from the line its script prints."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    threads = max(1, min(2, connections))
+    env = dict(os.environ, STELE_TOKEN=token, STELE_DIGEST=digest, STELE_RUN=run,
+               STELE_AGENCY=AGENCY, STELE_BATCH=str(batch))
+    done = subprocess.run(
+        [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
+         "--timeout", "30s", "-s", str(Path(__file__).with_name("wrk_create.lua")), base],
+        env=env, capture_output=True, text=True, timeout=seconds + 120, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("STELE "))
+    raw = json.loads(line.removeprefix("STELE "))
+    duration = raw["duration_us"] / 1e6
+    return {"connections": connections, "events_per_second":
+            round(raw["acknowledged"] * batch / duration, 1),
+            "requests_per_second": round(raw["requests"] / duration, 1),
+            "latency_ms": {q: round(raw[f"{q}_us"] / 1000, 2)
+                           for q in ("p50", "p90", "p99", "p999", "max")},
+            "acknowledged_events": raw["acknowledged"] * batch,
+            "errors": raw["refused"] + raw["socket_errors"]}
+
+
+def run_wrk_bench(settings: Settings, *, seconds: float, connections: Sequence[int],
+                  workers: int = 1) -> dict[str, Any]:
+    """Throughput and latency at each number of connections, single and batched, then the
+    log audited: every acknowledged event in it exactly once."""
+    results: dict[str, Any] = {"database": settings.database.kind, "driver": "wrk",
+                               "workers": workers, "seconds": seconds}
+    run = secrets.token_hex(3).upper()
+    with _served(settings, workers) as served:
+        for name, batch in (("single", 1), ("batch", 100)):
+            results[name] = [_wrk(served.base, served.token, served.digest, connections=c,
+                                  batch=batch, seconds=seconds,
+                                  run=f"{run}{name[0].upper()}{c}")
+                             for c in connections]
+        served.stop()  # everything written is now integrated and checkpointed
+        acknowledged = sum(r["acknowledged_events"] for name in ("single", "batch")
+                           for r in results[name])
+        with Ledger(served.settings) as ledger:
+            report = ledger.log.audit()
+            stored = len(ledger.records.list_records(agency=None, kind="record", after=-1,
+                                                     limit=1 << 30))
+        results["log"] = {
+            "audit": report.bottom_line.value, "acknowledged_events": acknowledged,
+            "records_in_log": stored,
+            # wrk drops the requests in flight when it stops: those may have committed
+            "in_flight_at_stop": stored - acknowledged,
+            "every_acknowledged_event_once": report.bottom_line.value == "PASSED"
+            and acknowledged <= stored <= acknowledged + 100 * sum(connections) * 2}
+    return results
+
+
+def run_http_bench(settings: Settings, *, seconds: float, clients: int = 8) -> dict[str, Any]:
+    results: dict[str, Any] = {"database": settings.database.kind, "clients": clients,
+                               "seconds": seconds, "driver": "python"}
+    with _served(settings) as served:
+        run = secrets.token_hex(3).upper()
+        for name, batch in (("single", 1), ("batch", 100)):
+            measured = _workload(served.base, served.token, served.digest, batch=batch,
+                                 clients=clients, seconds=seconds,
+                                 run=f"{run}{name[0].upper()}")
+            acks, checkpoints = measured.pop("acks"), measured.pop("checkpoints")
+            measured["ack_to_checkpoint"] = _to_checkpoint(served.settings, acks,
+                                                           checkpoints)
+            results[name] = measured
+    return results

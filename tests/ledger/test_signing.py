@@ -198,6 +198,7 @@ def test_only_the_committee_manages_anchors_and_the_registry_counts_what_depends
     ledger.log.integrate()
     shown = ledger.trust.show(neac)
     assert shown["depends"]["signatures"]["count"] == 1
+    assert shown["depends"]["records"] == 1
     assert [h["type"] for h in shown["history"]] == ["trust.anchor_registered"]
     assert ledger.trust.expiring(timedelta(days=365 * 30), ledger.clock())
     assert not ledger.trust.expiring(timedelta(days=1), ledger.clock())

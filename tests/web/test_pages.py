@@ -336,6 +336,10 @@ def test_the_language_switches(site: Site, browser: Any) -> None:
     by_css(browser, 'a[lang="en"]').click()
     until(lambda: by_css(browser, "html").get_attribute("lang") == "en", "english")
     assert by_css(browser, "h1").text == "Check a document"
+    browser.get(site.url + "/catalogs?catalog=doc_types&q=quy")  # back where it was, query too
+    by_css(browser, 'a[lang="vi"]').click()
+    until(lambda: by_css(browser, "html").get_attribute("lang") == "vi", "vietnamese")
+    assert browser.current_url == site.url + "/catalogs?catalog=doc_types&q=quy"
 
 
 def test_the_committee_reviews_and_suspends_an_anchor(site: Site, browser: Any) -> None:

@@ -21,7 +21,7 @@ from api.http.web.render import STATIC, PageError, Viewer, ledger_of, page, view
 from domain.errors import DomainError
 from ledger.access.policy import may_see
 from ledger.bundle import blob_path, export, node_roots, prove
-from ledger.errors import NotAnchoredError, NotFoundError
+from ledger.errors import NotAnchoredError
 from ledger.service import Ledger
 from verifiers.bundle import read_bundle, verify_bundle
 from verifiers.report import Check, Report, Verdict
@@ -73,7 +73,7 @@ def evidence(record: str, request: Request) -> Response:
     ledger, who = ledger_of(request), viewer(request)
     try:
         described = ledger.records.describe(record)
-    except (NotFoundError, DomainError):
+    except DomainError:  # no such record, or not a record's id
         raise PageError(404, "not_found") from None
     if not may_see(who.principal, described["state"]):
         raise PageError(403, "forbidden", role=who.role)

@@ -127,7 +127,7 @@ def page(request: Request, template: str, *, status_code: int = 200, who: Viewer
     body = _templates.get_template(template).render(
         t=translator(lang), lang=lang, languages=LANGUAGES, viewer=who, path=request.url.path,
         here=quote(str(request.url.path) + ("?" + request.url.query if request.url.query
-                                             else ""), safe="/?=&"),
+                                             else ""), safe="/"),
         **context)
     return HTMLResponse(body, status_code=status_code)
 
@@ -141,13 +141,16 @@ def refusal(request: Request, exc: PageError) -> HTMLResponse | RedirectResponse
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
-    """A place on this site to go back to: a path, never another origin."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A place on this site to go back to: a path, never another origin (browsers drop tabs
+    and newlines from a URL, so "/", a tab, "/host" would be "//host")."""
+    if (not value or not value.startswith("/") or "\\" in value
+            or any(c.isspace() or not c.isprintable() for c in value)
+            or value.startswith("//")):
         return default
     return value
 
 
 def set_cookie(request: Request, response: Any, name: str, value: str, *,
-               max_age: int | None, http_only: bool = True) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=http_only, samesite="strict",
+               max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")
