@@ -120,6 +120,7 @@ class Ledger:
         try:
             self.longterm.release()
         finally:
+            self.idempotency.close()
             if self.witnessing is not None:
                 self.witnessing.close()
             self.store.close()

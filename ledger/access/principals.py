@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -39,9 +40,17 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+# How long a token's principal is remembered in a process without asking the store: a
+# revocation here is immediate (it forgets them all); one made by another process (the CLI,
+# another server worker) takes effect here within this time.
+KNOWN_SECONDS = 1.0
+KNOWN_MAX = 10_000
+
+
 class Principals:
     def __init__(self, store: LogStore) -> None:
         self.store = store
+        self._known: dict[bytes, tuple[Principal, float]] = {}  # token hash -> (who, until)
 
     def add(self, *, name: str, role: str, agency: str) -> tuple[Principal, str]:
         """A new principal and its token (the only time the token exists in clear)."""
@@ -62,18 +71,27 @@ class Principals:
         return principal, token
 
     def authenticate(self, token: str) -> Principal | None:
-        """The live principal holding `token`, or None."""
+        """The live principal holding `token`, or None (remembered for KNOWN_SECONDS)."""
         if not token.startswith(TOKEN_PREFIX):
             return None
+        digest = _hash(token)
+        known = self._known.get(digest)
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
         with self.store.transaction() as tx:
             row = tx.execute(
                 f"SELECT id, name, role, agency, created_at, revoked_at"
                 f" FROM {self.store.prefix}stele_principals WHERE token_hash = ?",
-                (_hash(token),),
+                (digest,),
             ).fetchone()
         if row is None or row[5] is not None:
+            self._known.pop(digest, None)
             return None
-        return Principal(*[None if v is None else str(v) for v in row])  # type: ignore[arg-type]
+        principal = Principal(*[str(v) for v in row[:5]])
+        if len(self._known) >= KNOWN_MAX:
+            self._known.clear()
+        self._known[digest] = (principal, time.monotonic() + KNOWN_SECONDS)
+        return principal
 
     def list(self) -> list[Principal]:
         with self.store.transaction() as tx:
@@ -84,6 +102,7 @@ class Principals:
         return [Principal(*[None if v is None else str(v) for v in r]) for r in rows]  # type: ignore[arg-type]
 
     def revoke(self, principal_id: str) -> Principal:
+        self._known.clear()  # immediate here; elsewhere within KNOWN_SECONDS
         with self.store.transaction() as tx:
             tx.execute(
                 f"UPDATE {self.store.prefix}stele_principals SET revoked_at = ?"

@@ -10,7 +10,8 @@ request gets the stored answer; with another request (another body, path or If-M
 `idempotency_key_reused`; while the first is still running, 409 `idempotency_in_progress`.
 
 While the first request runs, its claim is kept alive (`keep_alive`: the claim's time is
-renewed every STALE/4 on a connection of its own), so a slow request is never run twice. A
+renewed every STALE/4 by the process's renewer, on a connection of its own), so a slow request
+is never run twice. A
 claim whose request died before committing stops being renewed and is released after STALE;
 the retry then runs again, which is safe: nothing was written. Answers are kept for the
 retention period (STELE_IDEMPOTENCY_HOURS, at least 24 h); then `purge` deletes them and the
@@ -22,15 +23,20 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from domain.errors import InvalidInputError
 from ledger.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
 from ledger.store.tables import LogStore
+
+log = structlog.get_logger("stele.idempotency")
 
 STALE = timedelta(seconds=60)
 RETENTION = timedelta(hours=24)
@@ -49,6 +55,12 @@ class Idempotency:
         self.store = store
         self.stale = stale
         self.retention = retention
+        self._lock = threading.Lock()
+        self._alive: dict[tuple[str, str], int] = {}  # running requests' claims
+        self._renewer: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._next_renewal = 0.0
+        self._closed = False
 
     def claim(self, principal: str, key: str, request: bytes) -> Replay | None:
         """Claim `key` for this request; or the stored answer of the first one."""
@@ -94,28 +106,73 @@ class Idempotency:
 
     @contextmanager
     def keep_alive(self, principal: str, key: str) -> Iterator[None]:
-        """Renew the claim while the block runs. The renewals use a connection of their own,
-        so a request waiting on the store's lock in this process still keeps its claim."""
-        done = threading.Event()
-
-        def renew() -> None:
-            store = LogStore(self.store.database)
-            try:
-                while not done.wait(self.stale.total_seconds() / 4):
-                    with store.transaction() as tx:
-                        tx.execute(f"UPDATE {store.prefix}stele_idempotency SET created_at = ?"
-                                   " WHERE principal = ? AND key = ? AND status IS NULL",
-                                   (datetime.now(UTC).isoformat(), principal, key))
-            finally:
-                store.close()
-
-        thread = threading.Thread(target=renew, name="stele-idempotency", daemon=True)
-        thread.start()
+        """Renew the claim while the block runs: one renewer thread per process renews every
+        running request's claim every STALE/4, in one transaction on a connection of its own
+        (so a request waiting on the store's lock in this process still keeps its claim). It
+        starts with the first claim and stops once a period passes with none, so a request
+        costs no thread and no connection of its own."""
+        claim = (principal, key)
+        with self._lock:
+            self._alive[claim] = self._alive.get(claim, 0) + 1
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name="stele-idempotency",
+                                                 daemon=True)
+                self._renewer.start()
+            elif self._next_renewal - time.monotonic() > self.period:
+                self._wake.set()  # the period was shortened: renew sooner
         try:
             yield
         finally:
-            done.set()
-            thread.join()
+            with self._lock:
+                if self._alive[claim] == 1:
+                    del self._alive[claim]
+                else:
+                    self._alive[claim] -= 1
+
+    @property
+    def period(self) -> float:
+        return self.stale.total_seconds() / 4
+
+    def _renew(self) -> None:
+        store: LogStore | None = None
+        try:
+            while True:
+                with self._lock:
+                    self._next_renewal = time.monotonic() + self.period
+                self._wake.wait(self.period)
+                self._wake.clear()
+                if self._closed:
+                    return
+                with self._lock:
+                    claims = list(self._alive)
+                    if not claims:  # a period with no request running: stop
+                        self._renewer = None
+                        return
+                try:
+                    store = store or LogStore(self.store.database)
+                    now = datetime.now(UTC).isoformat()
+                    with store.transaction() as tx:
+                        for principal, key in claims:
+                            tx.execute(f"UPDATE {store.prefix}stele_idempotency"
+                                       " SET created_at = ? WHERE principal = ? AND key = ?"
+                                       " AND status IS NULL", (now, principal, key))
+                except Exception as exc:  # the next period retries; a claim has 4 of them
+                    log.error("idempotency.renewal_error", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if store is not None:
+                store.close()
+            with self._lock:
+                if self._renewer is threading.current_thread():
+                    self._renewer = None
+
+    def close(self) -> None:
+        """Stop the renewer (its connection closes with it)."""
+        with self._lock:
+            self._closed = True
+            renewer = self._renewer
+        self._wake.set()
+        if renewer is not None:
+            renewer.join(timeout=30)
 
     def answer_statement(self, principal: str, key: str, status: int,
                          body: Any) -> tuple[str, tuple[Any, ...]]:

@@ -1,11 +1,15 @@
-"""Web sessions in the store: a token exchanged for a session cookie whose hash alone is kept;
-the session names its principal and CSRF token until it expires, is closed, or its principal is
-revoked (both stores)."""
+"""Principals' tokens and web sessions in the store (both stores): a token exchanged for a
+session cookie whose hash alone is kept, the session naming its principal and CSRF token until
+it expires, is closed, or its principal is revoked; and how soon a revocation holds."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import pytest
+
+from ledger.access import principals
 from ledger.config import Settings
 from ledger.service import Ledger
 
@@ -34,3 +38,23 @@ def test_a_session_ends_when_it_expires_or_its_principal_is_revoked(settings: Se
         assert ledger.principals.session(live) is not None
         ledger.principals.revoke(principal.id)
         assert ledger.principals.session(live) is None
+
+
+def test_a_revocation_is_immediate_here_and_within_a_second_elsewhere(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens are remembered for KNOWN_SECONDS per process: revoking in this process forgets
+    them at once; a revocation by another process (the CLI, another worker) holds here once
+    that time has passed."""
+    monkeypatch.setattr(principals, "KNOWN_SECONDS", 0.3)
+    with Ledger(settings) as here, Ledger(settings) as elsewhere:
+        one, token = here.principals.add(name="A", role="agency", agency="000.00.00.G01")
+        two, other = here.principals.add(name="B", role="agency", agency="000.00.00.G01")
+        assert here.principals.authenticate(token) == one
+        assert here.principals.authenticate(other) == two
+        here.principals.revoke(one.id)
+        assert here.principals.authenticate(token) is None  # at once
+        assert here.principals.authenticate(other) == two  # asked again, remembered again
+        elsewhere.principals.revoke(two.id)
+        assert here.principals.authenticate(other) == two  # remembered a moment longer
+        time.sleep(0.35)
+        assert here.principals.authenticate(other) is None
