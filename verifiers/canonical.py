@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,12 +92,20 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+# Standard base64 (RFC 4648 section 4), padded: whole quanta of four characters.
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
 def unb64(text: str, *, length: int | None = None) -> bytes:
-    """Decode strict standard base64; with `length`, insist on that many bytes."""
-    try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise MalformedError(f"bad base64: {exc}") from None
+    """Decode standard base64 in its one canonical form (padded, nothing else in it, the pad
+    bits zero: RFC 4648 section 3.5), so that one value has one spelling and every Python
+    gives the same answer; with `length`, insist on that many bytes."""
+    ascii_text = text.encode("ascii", "replace").decode("ascii")
+    if not _BASE64.fullmatch(ascii_text) or ascii_text != text:
+        raise MalformedError("bad base64: not padded standard base64")
+    data = base64.b64decode(text)
+    if base64.b64encode(data).decode("ascii") != text:
+        raise MalformedError("bad base64: the pad bits are not zero")
     if length is not None and len(data) != length:
         raise MalformedError(f"expected {length} bytes, got {len(data)}")
     return data

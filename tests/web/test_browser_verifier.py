@@ -1001,8 +1001,8 @@ def test_the_zip_reader_refuses_a_damaged_zip(page: Page, kind: str) -> None:
     if python_refuses:
         with pytest.raises(MalformedError):
             read_bundle(data)
-    else:
-        read_bundle(data)
+    # else Python's zipfile reads it or not by its version (3.13 refuses some that 3.11
+    # reads): the browser refuses it on every one
 
 
 def test_the_zip_reader_refuses_duplicate_names_and_other_methods(page: Page) -> None:

@@ -111,33 +111,21 @@ var SteleBundle = (function () {
     return out;
   }
 
-  /* Standard base64 decoded exactly as the Python verifier's unb64 (base64.b64decode with
-   * validate=True, Python 3.11's strict mode): only the alphabet and "=", no leading
-   * padding, no data after complete padding, no incomplete quad; bits past the last byte
-   * are ignored. With `length`, that many bytes. */
+  /* Standard base64 in its one canonical form, as verifiers/canonical.py's unb64: padded
+   * quanta of four, nothing else in the text, the pad bits zero. With `length`, that many
+   * bytes. */
+  var CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
   function unb64(text, length) {
     if (typeof text !== "string") throw new Shape("base64 of something that is not text");
-    var values = [], quad = 0, pads = 0, started = false, complete = false;
-    for (var i = 0; i < text.length && !complete; i++) {
-      var c = text[i];
-      if (c === "=") {
-        started = true;
-        if (i === 0) throw malformed("bad base64: leading padding not allowed");
-        if (quad >= 2 && quad + ++pads >= 4) {
-          if (i + 1 < text.length) throw malformed("bad base64: excess data after padding");
-          complete = true;
-        }
-        continue;
-      }
-      var v = BASE64.indexOf(c);
-      if (v < 0) throw malformed("bad base64: only base64 data is allowed");
-      if (started) throw malformed("bad base64: discontinuous padding not allowed");
-      pads = 0;
-      values.push(v);
-      quad = (quad + 1) % 4;
+    if (!CANONICAL_BASE64.test(text)) throw malformed("bad base64: not padded standard base64");
+    var values = [];
+    for (var i = 0; i < text.length && text[i] !== "="; i++) values.push(BASE64.indexOf(text[i]));
+    var tail = values.length % 4;  // 2 or 3 characters of a last, padded quantum
+    var last = values[values.length - 1];
+    if ((tail === 2 && (last & 15)) || (tail === 3 && (last & 3))) {
+      throw malformed("bad base64: the pad bits are not zero");
     }
-    if (quad === 1) throw malformed("bad base64: a number of data characters 1 more than a multiple of 4");
-    if (quad !== 0 && !complete) throw malformed("bad base64: incorrect padding");
     var out = new Uint8Array(Math.floor(values.length * 3 / 4)), o = 0;
     for (var j = 0; j < values.length; j += 4) {
       var n = (values[j] << 18) | (values[j + 1] << 12) | ((values[j + 2] || 0) << 6) |
