@@ -8,7 +8,6 @@ save. A refused command leaves the ledger unchanged.
 from __future__ import annotations
 
 import base64
-import functools
 import inspect
 import json
 import os
@@ -109,6 +108,8 @@ class _UnitOfWork:
         self.created: list[UUID] = []
         self.new_anchors: list[str] = []  # fingerprints to index before the save
         self.contents: list[str] = []  # digests the new records name: held during the save
+        self._catalogs: CatalogSet | None = None
+        self._catalogs_read = False
 
     def load(self, aggregate_id: UUID) -> ChainedAggregate | None:
         if aggregate_id in self.touched:
@@ -145,10 +146,15 @@ class _UnitOfWork:
         _expect(aggregate, expected_version)
         return aggregate
 
-    @functools.cached_property
+    @property
     def catalogs(self) -> CatalogSet | None:
-        """The catalog versions in force for this unit of work (read once)."""
-        return None if self.held is None else self.held.in_force()
+        """The catalog versions in force for this unit of work (read once). Not a
+        functools.cached_property: before Python 3.12 that holds one lock for every instance
+        while it computes, which made concurrent requests wait on each other's reads."""
+        if not self._catalogs_read:
+            self._catalogs = None if self.held is None else self.held.in_force()
+            self._catalogs_read = True
+        return self._catalogs
 
     def new(self, aggregate: ChainedAggregate, kind: str) -> None:
         """A new aggregate. One already stored is caught by the store's unique key on save

@@ -7,7 +7,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,7 +15,9 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http import web
 from api.http.limits import BoundedBody, PublicRateLimit, TokenBuckets
@@ -41,7 +43,7 @@ from api.http.routes import (
     verify,
     witness,
 )
-from api.http.worker import LogWorker
+from api.http.worker import WorkerProcess
 from domain.errors import DomainError
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -74,14 +76,54 @@ def configure_logging() -> None:
     )
 
 
+class RequestContext:
+    """The request's id (`X-Request-Id`, taken from the request or made, and given back), one
+    log line per request, and the last-resort 500 answer. Plain ASGI: Starlette's
+    BaseHTTPMiddleware costs a task group and two streams per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = structlog.get_logger("stele.request")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get("x-request-id") or secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        except Exception as exc:  # reached only if a handler's error escaped the handlers
+            if status:  # the answer has begun: too late for another
+                raise
+            await internal_error(request_id, exc)(scope, receive, answer)
+        route = scope.get("route")
+        self.log.info(
+            "request", request_id=request_id, method=scope["method"],
+            route=getattr(route, "path", scope["path"]), status=status,
+            principal=state.get("principal"),
+            ms=round((time.perf_counter() - started) * 1000, 2))
+
+
 def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
-    request_log = structlog.get_logger("stele.request")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
         app.state.ledger = ledger
-        worker = LogWorker(settings) if background else None
+        worker = WorkerProcess(settings) if background else None
         if worker is not None:
             worker.start()
         try:
@@ -108,24 +150,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     if app.state.rate_limits is not None:
         app.add_middleware(PublicRateLimit, buckets=app.state.rate_limits)
 
-    @app.middleware("http")
-    async def request_context(request: Request,
-                              call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # reached only if a handler's error escaped the handlers
-            response = internal_error(request.state.request_id, exc)
-        response.headers["X-Request-Id"] = request.state.request_id
-        route = request.scope.get("route")
-        request_log.info(
-            "request", request_id=request.state.request_id, method=request.method,
-            route=getattr(route, "path", request.url.path), status=response.status_code,
-            principal=getattr(request.state, "principal", None),
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return response
+    app.add_middleware(RequestContext)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     def healthz() -> dict[str, str]:

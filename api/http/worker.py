@@ -2,7 +2,8 @@
 lease also anchors them and renews evidence records; a process of its own publishes them as
 tiles; on a catalog centre it re-signs the shared catalogs' index when due, on a consumer the
 one holding the sync lease syncs them from the centre; hourly, it purges expired idempotency
-answers. In the server's background, or alone (`stele worker`).
+answers. In a process of its own beside each server process (`WorkerProcess`, so that hashing,
+signing and anchoring never take the interpreter from requests), or alone (`stele worker`).
 
 It has its own Ledger (its own connections), so request handlers never wait on it. Several
 processes may each run one: the integrator's exclusive transaction serialises integration, and
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -152,3 +155,52 @@ class LogWorker:
                 self.ledger.longterm.lease.release()
         finally:
             self.ledger.close()
+
+
+class WorkerProcess:
+    """The log worker in a child process of the server: started with it, stopped with it (it
+    integrates, checkpoints and anchors what is left first), and gone if the server dies."""
+
+    def __init__(self, settings: Settings, period: float = 0.1) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        # Not daemonic: it has a child of its own (the tiles publisher).
+        self._process = ctx.Process(target=_work, name="stele-log-worker",
+                                    args=(settings, period, self._stop, os.getpid()))
+
+    def start(self) -> None:
+        # Started with SIGTERM and SIGINT blocked (the mask is inherited): a stop signal to
+        # the whole group while the child is still starting waits until it can stop cleanly.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._process.join(timeout=120)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=30)
+
+
+def _work(settings: Settings, period: float, stop: Any, parent: int) -> None:
+    """A WorkerProcess's body: the worker, until the server says stop or is gone."""
+    from api.http.app import configure_logging  # the server's JSON log lines, here too
+
+    configure_logging()
+    # The server says when to stop (after its requests drained); a SIGTERM to the whole group
+    # (a service manager's) stops this one cleanly too, and Ctrl-C is the server's to handle.
+    terminated = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: terminated.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    worker = LogWorker(settings, period)
+    worker.start()
+    try:
+        while not stop.wait(0.5) and not terminated.is_set():
+            if os.getppid() != parent:  # the server died (kill -9): stop as well
+                break
+    finally:
+        worker.stop()

@@ -312,7 +312,7 @@ class Federation:
                     continue
                 witnessed = (status["witnessing"] or {}).get("witnessed") or {}
                 cp = status["checkpoint"] or {}
-                if status["tree_size"] == 0:
+                if status["tree_size"] == 0 and status["integration_backlog"] == 0:
                     covered[region] = {"size": 0, "cosigners": []}  # nothing to witness
                 elif witnessed and (not settled or witnessed["size"] == cp.get("size")
                                   == status["tree_size"]):

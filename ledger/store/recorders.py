@@ -17,10 +17,17 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic, retry
 
+from ledger.store.tables import sqlite_writer
+
 Statements = Sequence[tuple[str, Sequence[Any]]]
 
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        with sqlite_writer(self.datastore.pool.db_name):  # the file's one writer here
+            return super().insert_events(stored_events, **kwargs)
+
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)

@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -783,6 +784,23 @@ _PUT_META = ("INSERT INTO {p}stele_meta (name, value) VALUES (?, ?)"
              " ON CONFLICT (name) DO UPDATE SET value = excluded.value")
 
 
+# SQLite has one writer at a time per file, and a connection that finds the file locked by
+# another sleeps in growing steps (1 ms up to 100 ms) before it tries again: threads of one
+# process that write through different connections (ours, eventsourcing's, the log worker's)
+# would lose most of their time in those sleeps. So every transaction of ours and every save
+# of events on one file takes this process's lock of that file first, and the next writer
+# starts the moment the last commits. (Other processes still meet SQLite's own lock.)
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def sqlite_writer(path: str | os.PathLike[str]) -> threading.RLock:
+    """This process's lock of the SQLite file at `path`."""
+    key = os.path.realpath(path)
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.RLock())
+
+
 class LogStore:
     """Connection to the log tables. One connection, used under a lock by one thread at a time;
     every process opens its own."""
@@ -871,17 +889,19 @@ class LogStore:
                         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_INTEGRATION_LOCK,))
                     yield Tx(self, cur)
             else:
-                cur = conn.cursor()
-                cur.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
-                try:
-                    yield Tx(self, cur)
-                except BaseException:
-                    conn.rollback()
-                    raise
-                else:
-                    conn.commit()
-                finally:
-                    cur.close()
+                assert self.database.path is not None
+                with sqlite_writer(self.database.path):
+                    cur = conn.cursor()
+                    cur.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+                    try:
+                        yield Tx(self, cur)
+                    except BaseException:
+                        conn.rollback()
+                        raise
+                    else:
+                        conn.commit()
+                    finally:
+                        cur.close()
 
     def close(self) -> None:
         with self._lock:
